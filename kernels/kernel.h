@@ -1,0 +1,149 @@
+// The kernel contract shared by every backend.
+//
+// A backend's kernel table maps an op type to a factory. The graph layer calls the factory once per node at
+// load (to refuse what cannot run, naming the attribute or type at fault) and once per execution plan; each
+// plan owns its kernel instances, so a kernel may keep state computed in Prepare for that plan's shapes.
+//
+// Life of a kernel within a plan:
+//   1. Prepare(ctx): input shapes and types are set; input data is set only for inputs whose value is known
+//      when the plan is made (initializers, folded constants, shape-like graph inputs). Prepare must call
+//      set_output() for every output, may request scratch memory, and fails with a clear Status on input it
+//      cannot handle. It must not depend on non-constant input data.
+//   2. Compute(ctx), any number of times: inputs and outputs have data; outputs have exactly the shapes set in
+//      Prepare and point at memory the plan owns; scratch() has at least the requested bytes.
+// Kernels are used by one thread at a time (the worker that runs the plan); Compute may fan out internally
+// to ctx.num_threads() threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "common/status.h"
+#include "common/tensor.h"
+
+namespace ferry {
+
+// One ONNX attribute value. Graph-valued attributes (If/Loop/Scan bodies) are refused by the loader.
+using AttributeValue = std::variant<int64_t, float, std::string, std::vector<int64_t>, std::vector<float>,
+                                    std::vector<std::string>, Tensor>;
+
+class Attributes {
+ public:
+  void Set(const std::string& name, AttributeValue value) { values_[name] = std::move(value); }
+  bool Has(const std::string& name) const { return values_.count(name) != 0; }
+  const std::map<std::string, AttributeValue>& all() const { return values_; }
+
+  // Getters return the default when the attribute is absent or of another kind.
+  int64_t Int(const std::string& name, int64_t def) const;
+  float Float(const std::string& name, float def) const;
+  std::string String(const std::string& name, const std::string& def) const;
+  std::vector<int64_t> Ints(const std::string& name, std::vector<int64_t> def = {}) const;
+  std::vector<float> Floats(const std::string& name, std::vector<float> def = {}) const;
+  // nullptr when absent.
+  const Tensor* TensorAttr(const std::string& name) const;
+
+ private:
+  std::map<std::string, AttributeValue> values_;
+};
+
+// An element-wise activation applied by a producing kernel (Conv, Gemm, MatMul) to its output, when the
+// graph layer fuses "op -> activation" into one node. kNone means no epilogue.
+enum class ActivationKind { kNone, kRelu, kLeakyRelu, kSigmoid, kTanh, kClip, kHardSigmoid, kGelu };
+struct Activation {
+  ActivationKind kind = ActivationKind::kNone;
+  float alpha = 0.f;  // LeakyRelu slope, Clip min, HardSigmoid alpha
+  float beta = 0.f;   // Clip max, HardSigmoid beta
+};
+
+// What a factory sees of a node.
+struct KernelDef {
+  std::string name;     // node name (may be empty)
+  std::string op_type;  // "Conv"
+  std::string domain;   // "" for the default ONNX domain
+  int opset = 0;        // opset version of the node's domain
+  Attributes attrs;
+  // Element type of each input (kUndefined for an absent optional input or when not known at load).
+  std::vector<DataType> input_types;
+  std::vector<bool> input_present;
+  size_t num_outputs = 0;
+  // Fused epilogue (set by the graph layer; only kernels that support it are fused).
+  Activation activation;
+};
+
+class KernelContext {
+ public:
+  size_t num_inputs() const { return inputs_.size(); }
+  // False for an absent optional input (empty name in ONNX) or one past the end.
+  bool has_input(size_t i) const { return i < inputs_.size() && present_[i]; }
+  // REQUIRES: has_input(i). In Prepare, data is nullptr unless the value is known.
+  const TensorView& input(size_t i) const { return inputs_[i]; }
+  bool input_known(size_t i) const { return has_input(i) && inputs_[i].data != nullptr; }
+
+  size_t num_outputs() const { return outputs_.size(); }
+  // Prepare: declares output i.
+  void set_output(size_t i, DataType dtype, Shape shape) {
+    outputs_[i].dtype = dtype;
+    outputs_[i].shape = std::move(shape);
+  }
+  // Compute: output i with its data.
+  TensorView& output(size_t i) { return outputs_[i]; }
+
+  // Prepare: asks for scratch memory available in Compute (the plan takes the max over kernels).
+  void request_scratch(size_t bytes) {
+    if (bytes > scratch_bytes_) scratch_bytes_ = bytes;
+  }
+  void* scratch() const { return scratch_; }
+  int num_threads() const { return num_threads_; }
+  // The backend's stream or queue (nullptr on the CPU).
+  void* stream() const { return stream_; }
+
+  // Used by the graph layer to set the context up.
+  std::vector<TensorView> inputs_;
+  std::vector<bool> present_;
+  std::vector<TensorView> outputs_;
+  size_t scratch_bytes_ = 0;
+  void* scratch_ = nullptr;
+  int num_threads_ = 1;
+  void* stream_ = nullptr;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual Status Prepare(KernelContext& ctx) = 0;
+  virtual Status Compute(KernelContext& ctx) = 0;
+};
+
+using KernelFactory = Result<std::unique_ptr<Kernel>> (*)(const KernelDef& def);
+
+struct KernelEntry {
+  KernelFactory create = nullptr;
+  int min_opset = 1;          // the entry serves opsets [min_opset, max_opset] of its op
+  int max_opset = 1 << 30;
+  bool fuses_activation = false;  // accepts def.activation
+};
+
+// op_type -> entries (default domain only). Built explicitly by each backend; never self-registering.
+class KernelTable {
+ public:
+  void Add(const std::string& op_type, KernelEntry entry) { entries_[op_type].push_back(entry); }
+  // nullptr when the op or opset is not served.
+  const KernelEntry* Find(const std::string& op_type, int opset) const;
+  bool HasOp(const std::string& op_type) const { return entries_.count(op_type) != 0; }
+
+ private:
+  std::unordered_map<std::string, std::vector<KernelEntry>> entries_;
+};
+
+// Shorthand for factories: `return MakeKernel<ReluKernel>(def);` or with constructor args.
+template <typename K, typename... Args>
+Result<std::unique_ptr<Kernel>> MakeKernel(Args&&... args) {
+  return std::unique_ptr<Kernel>(new K(std::forward<Args>(args)...));
+}
+
+}  // namespace ferry

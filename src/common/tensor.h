@@ -1,0 +1,82 @@
+// Tensors: a typed, row-major, dense view of memory (TensorView) and an owning tensor (Tensor).
+//
+// A TensorView does not own its data: whoever made it (an arena, a Tensor, a request buffer) must outlive it.
+// A Tensor owns 64-byte-aligned host memory through a shared_ptr, so copies share data (copy-on-nothing:
+// callers that need a private copy call Clone()). Neither type is synchronized.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/dtype.h"
+#include "common/status.h"
+
+namespace ferry {
+
+using Shape = std::vector<int64_t>;
+
+// Product of dims (1 for a scalar). REQUIRES: every dim >= 0.
+int64_t NumElements(const Shape& shape);
+// "[2, 3, 4]"
+std::string ShapeToString(const Shape& shape);
+// Row-major strides in elements.
+std::vector<int64_t> RowMajorStrides(const Shape& shape);
+
+struct TensorView {
+  DataType dtype = DataType::kUndefined;
+  Shape shape;
+  void* data = nullptr;
+
+  int64_t numel() const { return NumElements(shape); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * DataTypeSize(dtype); }
+  int64_t rank() const { return static_cast<int64_t>(shape.size()); }
+  template <typename T>
+  T* as() const { return static_cast<T*>(data); }
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // Zero-filled host tensor. Fails on negative dims or sizes over 2^40 bytes.
+  static Result<Tensor> Allocate(DataType dtype, const Shape& shape);
+  // Copies `bytes` (must equal the tensor's byte size) into a new tensor.
+  static Result<Tensor> FromBytes(DataType dtype, const Shape& shape, const void* bytes, size_t size);
+  template <typename T>
+  static Tensor FromVector(const Shape& shape, const std::vector<T>& values);
+
+  DataType dtype() const { return view_.dtype; }
+  const Shape& shape() const { return view_.shape; }
+  int64_t numel() const { return view_.numel(); }
+  size_t nbytes() const { return view_.nbytes(); }
+  void* data() const { return view_.data; }
+  template <typename T>
+  T* as() const { return static_cast<T*>(view_.data); }
+  const TensorView& view() const { return view_; }
+  bool defined() const { return view_.dtype != DataType::kUndefined; }
+
+  // Same data, new shape. REQUIRES: same element count.
+  Tensor Reshaped(const Shape& shape) const;
+  Tensor Clone() const;
+
+ private:
+  TensorView view_;
+  std::shared_ptr<void> storage_;
+};
+
+template <typename T>
+Tensor Tensor::FromVector(const Shape& shape, const std::vector<T>& values) {
+  Tensor t = Allocate(DataTypeOf<T>::value, shape).value();
+  for (size_t i = 0; i < values.size() && i < static_cast<size_t>(t.numel()); ++i) t.as<T>()[i] = values[i];
+  return t;
+}
+
+// Reads element i of a numeric tensor as double / int64, whatever its type (for small shape-like tensors).
+double ElementAsDouble(const TensorView& t, int64_t i);
+int64_t ElementAsInt64(const TensorView& t, int64_t i);
+
+// 64-byte-aligned allocation helpers shared by tensors and arenas.
+std::shared_ptr<void> AllocateAligned(size_t bytes);
+
+}  // namespace ferry

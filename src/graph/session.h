@@ -1,0 +1,44 @@
+// Session: runs a Model for one worker.
+//
+// A Session owns the worker's plans (one per input signature, built on first use and kept, up to
+// kMaxPlans), its intermediate-memory arena and its thread setting. It is not thread-safe: one worker thread
+// uses it at a time. The Model must outlive nothing here: the session holds a shared_ptr to it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph/model.h"
+
+namespace ferry {
+
+struct SessionOptions {
+  int num_threads = 1;  // compute threads for this worker (OpenMP + BLAS)
+};
+
+class Session {
+ public:
+  static constexpr size_t kMaxPlans = 64;
+
+  Session(std::shared_ptr<const Model> model, const SessionOptions& options);
+
+  // Runs the model. `inputs` in model->inputs() order; returns outputs in model->outputs() order.
+  // Fails with InvalidArgument on inputs that do not match the signature, or the kernel's error.
+  Result<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs);
+  // Same, by name; every input must be given, unknown names are refused.
+  Result<std::map<std::string, Tensor>> Run(const std::map<std::string, Tensor>& inputs);
+
+  // The plan these inputs would run with (built if needed).
+  Result<const Plan*> PlanFor(const std::vector<TensorView>& inputs);
+  const Model& model() const { return *model_; }
+
+ private:
+  std::shared_ptr<const Model> model_;
+  SessionOptions options_;
+  std::map<std::string, std::unique_ptr<Plan>> plans_;
+  DeviceBuffer arena_;
+};
+
+}  // namespace ferry

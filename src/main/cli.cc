@@ -1,0 +1,212 @@
+#include "main/cli.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "graph/model.h"
+#include "graph/session.h"
+#include "main/tensor_json.h"
+
+namespace ferry {
+namespace {
+
+std::string DimsToString(const TensorSignature& s) {
+  if (!s.has_shape) return "(unknown shape)";
+  std::string out = "[";
+  for (size_t i = 0; i < s.shape.size(); ++i) {
+    if (i) out += ", ";
+    const Dim& d = s.shape[i];
+    out += d.fixed() ? std::to_string(d.value) : (d.param.empty() ? "?" : d.param);
+  }
+  return out + "]";
+}
+
+std::string Bytes(size_t b) {
+  char buf[64];
+  if (b >= (1u << 20)) std::snprintf(buf, sizeof buf, "%zu bytes (%.1f MiB)", b, b / 1048576.0);
+  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%zu bytes (%.1f KiB)", b, b / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%zu bytes", b);
+  return buf;
+}
+
+// Finds `--name value` in args; returns false if absent. Sets *bad on a flag with no value.
+bool Flag(const std::vector<std::string>& args, const std::string& name, std::string* value, bool* bad) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == name) {
+      if (i + 1 >= args.size()) {
+        *bad = true;
+        return false;
+      }
+      *value = args[i + 1];
+      return true;
+    }
+    if (args[i].rfind(name + "=", 0) == 0) {
+      *value = args[i].substr(name.size() + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ParseInt(const std::string& s, int64_t lo, int64_t hi, int64_t* out) {
+  try {
+    size_t pos = 0;
+    long long v = std::stoll(s, &pos);
+    if (pos != s.size() || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string PlanLine(const Model& model, int64_t batch) {
+  for (bool k : model.value_keyed_inputs())
+    if (k) return "n/a (shapes depend on input values)";
+  bool batched = false;
+  for (const auto& s : model.inputs())
+    if (s.has_shape && !s.shape.empty() && !s.shape[0].fixed()) batched = true;
+  if (!batched && batch != 1) return "n/a (the model has no symbolic batch dimension)";
+  std::vector<Shape> shapes = model.ShapesForBatch(batch);
+  std::vector<TensorView> views;
+  for (size_t i = 0; i < shapes.size(); ++i) views.push_back(TensorView{model.inputs()[i].dtype, shapes[i], nullptr});
+  auto plan = model.BuildPlan(views);
+  if (!plan.ok()) return "n/a (" + plan.status().message() + ")";
+  return "peak " + Bytes((*plan)->arena_bytes) + ", sum of intermediates " + Bytes((*plan)->intermediate_bytes) +
+         ", outputs " + Bytes((*plan)->output_bytes) + ", kernel scratch " + Bytes((*plan)->scratch_bytes) + ", " +
+         std::to_string((*plan)->steps.size()) + " steps";
+}
+
+}  // namespace
+
+int InspectCommand(const std::vector<std::string>& args) {
+  if (args.size() != 1 || args[0].rfind("--", 0) == 0) {
+    std::cerr << "usage: ferryd inspect MODEL.onnx\n";
+    return 2;
+  }
+  auto model = Model::Load(args[0]);
+  if (!model.ok()) {
+    std::cerr << "error: " << args[0] << ": " << model.status().message() << "\n";
+    return 1;
+  }
+  const Model& m = **model;
+  std::cout << "model: " << args[0] << "\n";
+  if (!m.info().producer_name.empty()) {
+    std::cout << "producer: " << m.info().producer_name << " " << m.info().producer_version << "\n";
+  }
+  std::cout << "ir_version: " << m.info().ir_version << "\n";
+  std::cout << "opset: " << m.opset() << "\n";
+  std::cout << "inputs:\n";
+  for (const auto& s : m.inputs()) std::cout << "  " << s.name << ": " << DataTypeName(s.dtype) << " " << DimsToString(s) << "\n";
+  std::cout << "outputs:\n";
+  for (const auto& s : m.outputs()) std::cout << "  " << s.name << ": " << DataTypeName(s.dtype) << " " << DimsToString(s) << "\n";
+  std::cout << "ops (" << m.ops().size() << "):";
+  for (const auto& op : m.ops()) std::cout << " " << op;
+  std::cout << "\n";
+  std::cout << "weights: " << Bytes(m.weight_bytes()) << "\n";
+  std::cout << "nodes after optimization: " << m.graph().nodes.size() << " (" << m.optimizer_stats().folded_nodes
+            << " folded, " << m.optimizer_stats().fused_nodes << " fused)\n";
+  std::cout << "activations at batch 1: " << PlanLine(m, 1) << "\n";
+  std::cout << "activations at batch 64: " << PlanLine(m, 64) << "\n";
+  return 0;
+}
+
+int RunCommand(const std::vector<std::string>& args) {
+  const char* usage =
+      "usage: ferryd run --model MODEL.onnx --inputs IN.json [--repeat N] [--threads T]\n"
+      "  IN.json: {\"<input>\": {\"shape\": [..], \"data\": [..]}, ...}; outputs go to stdout in the same form.\n";
+  bool bad = false;
+  std::string model_path, inputs_path, repeat_s = "0", threads_s = "1";
+  Flag(args, "--model", &model_path, &bad);
+  Flag(args, "--inputs", &inputs_path, &bad);
+  Flag(args, "--repeat", &repeat_s, &bad);
+  Flag(args, "--threads", &threads_s, &bad);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    bool known = false;
+    for (const char* f : {"--model", "--inputs", "--repeat", "--threads"}) {
+      if (a == f) {
+        known = true;
+        ++i;
+      } else if (a.rfind(std::string(f) + "=", 0) == 0) {
+        known = true;
+      }
+    }
+    if (!known) {
+      std::cerr << "unknown argument: " << a << "\n" << usage;
+      return 2;
+    }
+  }
+  int64_t repeat = 0, threads = 1;
+  if (bad || model_path.empty() || inputs_path.empty() || !ParseInt(repeat_s, 0, 1000000, &repeat) ||
+      !ParseInt(threads_s, 1, 1024, &threads)) {
+    std::cerr << usage;
+    return 2;
+  }
+  auto model = Model::Load(model_path);
+  if (!model.ok()) {
+    std::cerr << "error: " << model_path << ": " << model.status().message() << "\n";
+    return 1;
+  }
+  nlohmann::json in;
+  {
+    std::ifstream f(inputs_path);
+    if (!f) {
+      std::cerr << "error: cannot read " << inputs_path << "\n";
+      return 1;
+    }
+    in = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
+    if (in.is_discarded() || !in.is_object()) {
+      std::cerr << "error: " << inputs_path << " is not a JSON object\n";
+      return 1;
+    }
+  }
+  std::map<std::string, Tensor> inputs;
+  for (auto it = in.begin(); it != in.end(); ++it) {
+    DataType dtype = DataType::kUndefined;
+    for (const auto& s : (*model)->inputs())
+      if (s.name == it.key()) dtype = s.dtype;
+    if (dtype == DataType::kUndefined) {
+      std::cerr << "error: the model has no input \"" << it.key() << "\"\n";
+      return 1;
+    }
+    auto t = TensorFromJson(it.value(), dtype, "input \"" + it.key() + "\"");
+    if (!t.ok()) {
+      std::cerr << "error: " << t.status().message() << "\n";
+      return 1;
+    }
+    inputs[it.key()] = std::move(*t);
+  }
+  Session session(*model, SessionOptions{static_cast<int>(threads)});
+  auto outputs = session.Run(inputs);
+  if (!outputs.ok()) {
+    std::cerr << "error: " << outputs.status().message() << "\n";
+    return 1;
+  }
+  if (repeat > 0) {
+    std::vector<double> ms;
+    for (int64_t r = 0; r < repeat; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto o = session.Run(inputs);
+      auto t1 = std::chrono::steady_clock::now();
+      if (!o.ok()) {
+        std::cerr << "error: " << o.status().message() << "\n";
+        return 1;
+      }
+      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    double median = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+    std::fprintf(stderr, "latency_ms median=%.3f min=%.3f\n", median, ms.front());
+  }
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, t] : *outputs) out[name] = TensorToJson(t);
+  std::cout << out.dump() << "\n";
+  return 0;
+}
+
+}  // namespace ferry
