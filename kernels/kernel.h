@@ -70,6 +70,9 @@ struct KernelDef {
   // Element type of each input (kUndefined for an absent optional input or when not known at load).
   std::vector<DataType> input_types;
   std::vector<bool> input_present;
+  // True for inputs whose value is fixed at load (initializers): a kernel may refuse a model whose
+  // mode-selecting input (e.g. Dropout's training_mode) could change per request.
+  std::vector<bool> input_constant;
   size_t num_outputs = 0;
   // Fused epilogue (set by the graph layer; only kernels that support it are fused).
   Activation activation;

@@ -3,7 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <onnx/checker.h>
-#include <onnx/onnx-ml.pb.h>
+#include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
 #include <climits>

@@ -287,6 +287,7 @@ KernelDef MakeKernelDef(const Graph& graph, const Node& node) {
   for (int v : node.inputs) {
     def.input_present.push_back(v >= 0);
     def.input_types.push_back(v >= 0 ? graph.values[v].dtype : DataType::kUndefined);
+    def.input_constant.push_back(v >= 0 && graph.initializers.count(v) != 0);
   }
   def.num_outputs = node.outputs.size();
   def.activation = node.activation;

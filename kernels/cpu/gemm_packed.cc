@@ -1,0 +1,221 @@
+#include "kernels/cpu/gemm_packed.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+#include "common/tensor.h"
+#include "kernels/cpu/parallel.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define FERRY_GEMM_PACKED_X86 1
+#endif
+
+namespace ferry::cpu {
+namespace {
+
+// Depth of one pass over B: a k-slice of one panel (kKc x nr floats, 16-32 KiB) stays in L1 while the
+// row blocks of A stream past it.
+constexpr int64_t kKc = 256;
+// Rows of A per block of the outer loop, so that block (kMc x kKc floats) stays in L2 across panels.
+constexpr int64_t kMc = 96;
+
+#ifdef FERRY_GEMM_PACKED_X86
+
+// MR rows x 32 columns (two zmm per row); 2 * MR + 3 of the 32 vector registers.
+template <int MR>
+__attribute__((target("avx512f"))) void Kernel512(const float* a, int64_t lda, const float* bp, int64_t kc, float* c,
+                                                   int64_t ldc, int64_t cols, bool acc) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m512 b0 = _mm512_load_ps(bp + p * 32);
+    const __m512 b1 = _mm512_load_ps(bp + p * 32 + 16);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r * lda + p]);
+      c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+      c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+    }
+  }
+  const __mmask16 m0 = cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+  const __mmask16 m1 = cols >= 32 ? __mmask16(0xFFFF) : cols > 16 ? __mmask16((1u << (cols - 16)) - 1) : 0;
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+    float* cr = c + r * ldc;
+    if (acc) {
+      c0[r] = _mm512_add_ps(c0[r], _mm512_maskz_loadu_ps(m0, cr));
+      c1[r] = _mm512_add_ps(c1[r], _mm512_maskz_loadu_ps(m1, cr + 16));
+    }
+    _mm512_mask_storeu_ps(cr, m0, c0[r]);
+    _mm512_mask_storeu_ps(cr + 16, m1, c1[r]);
+  }
+}
+
+// MR rows x 16 columns (two ymm per row); 2 * MR + 3 of the 16 vector registers.
+template <int MR>
+__attribute__((target("avx2,fma"))) void Kernel256(const float* a, int64_t lda, const float* bp, int64_t kc, float* c,
+                                                   int64_t ldc, int64_t cols, bool acc) {
+  __m256 c0[MR], c1[MR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < kc; ++p) {
+    const __m256 b0 = _mm256_load_ps(bp + p * 16);
+    const __m256 b1 = _mm256_load_ps(bp + p * 16 + 8);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m256 av = _mm256_broadcast_ss(a + r * lda + p);
+      c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
+      c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+    }
+  }
+  if (cols == 16) {
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      float* cr = c + r * ldc;
+      if (acc) {
+        c0[r] = _mm256_add_ps(c0[r], _mm256_loadu_ps(cr));
+        c1[r] = _mm256_add_ps(c1[r], _mm256_loadu_ps(cr + 8));
+      }
+      _mm256_storeu_ps(cr, c0[r]);
+      _mm256_storeu_ps(cr + 8, c1[r]);
+    }
+    return;
+  }
+  // Last, partial panel: go through a small buffer.
+  alignas(32) float tmp[16];
+  for (int r = 0; r < MR; ++r) {
+    float* cr = c + r * ldc;
+    _mm256_store_ps(tmp, c0[r]);
+    _mm256_store_ps(tmp + 8, c1[r]);
+    for (int64_t j = 0; j < cols; ++j) cr[j] = acc ? cr[j] + tmp[j] : tmp[j];
+  }
+}
+
+using KernelFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, int64_t, bool);
+
+constexpr int kMr512 = 12;
+constexpr int kMr256 = 6;
+const KernelFn kKernels512[kMr512 + 1] = {nullptr,          Kernel512<1>, Kernel512<2>,  Kernel512<3>, Kernel512<4>,
+                                          Kernel512<5>,     Kernel512<6>, Kernel512<7>,  Kernel512<8>, Kernel512<9>,
+                                          Kernel512<10>,    Kernel512<11>, Kernel512<12>};
+const KernelFn kKernels256[kMr256 + 1] = {nullptr,      Kernel256<1>, Kernel256<2>, Kernel256<3>,
+                                          Kernel256<4>, Kernel256<5>, Kernel256<6>};
+
+bool HasAvx512() {
+  static const bool v = __builtin_cpu_supports("avx512f");
+  return v;
+}
+bool HasAvx2() {
+  static const bool v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return v;
+}
+
+#endif  // FERRY_GEMM_PACKED_X86
+
+struct CacheKey {
+  const float* b;
+  int64_t k, n, ldb;
+  bool trans;
+  bool operator<(const CacheKey& o) const {
+    return std::tie(b, k, n, ldb, trans) < std::tie(o.b, o.k, o.n, o.ldb, o.trans);
+  }
+};
+
+std::mutex& CacheMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<CacheKey, std::weak_ptr<const PackedMatrix>>& Cache() {
+  static auto* cache = new std::map<CacheKey, std::weak_ptr<const PackedMatrix>>();
+  return *cache;
+}
+
+}  // namespace
+
+bool PackedMatrix::Worthwhile(int64_t m, int64_t k, int64_t n) {
+#ifdef FERRY_GEMM_PACKED_X86
+  if (!HasAvx2()) return false;
+  // Measured against OpenBLAS 0.3.21: the packed kernel wins while packing B is a large part of BLAS's work.
+  return m >= 1 && m <= 256 && k >= 16 && n >= 16 && k * n >= 16384;
+#else
+  (void)m, (void)k, (void)n;
+  return false;
+#endif
+}
+
+std::shared_ptr<const PackedMatrix> PackedMatrix::Get(const float* b, int64_t k, int64_t n, int64_t ldb, bool trans) {
+#ifdef FERRY_GEMM_PACKED_X86
+  if (!HasAvx2() || k <= 0 || n <= 0) return nullptr;
+  const CacheKey key{b, k, n, ldb, trans};
+  std::lock_guard<std::mutex> lock(CacheMutex());
+  auto& cache = Cache();
+  if (auto it = cache.find(key); it != cache.end()) {
+    if (auto p = it->second.lock()) return p;
+  }
+  // Drop expired entries so the map does not grow with every model loaded.
+  std::erase_if(cache, [](const auto& kv) { return kv.second.expired(); });
+  const bool avx512 = HasAvx512();
+  const int nr = avx512 ? 32 : 16;
+  const int64_t panels = (n + nr - 1) / nr;
+  std::shared_ptr<void> data = AllocateAligned(static_cast<size_t>(panels * k * nr) * sizeof(float));
+  if (!data) return nullptr;
+  float* dst = static_cast<float*>(data.get());  // zero-filled by AllocateAligned
+  for (int64_t p = 0; p < panels; ++p) {
+    float* panel = dst + p * k * nr;
+    const int64_t cols = std::min<int64_t>(nr, n - p * nr);
+    for (int64_t j = 0; j < cols; ++j) {
+      const int64_t col = p * nr + j;
+      if (trans) {
+        const float* src = b + col * ldb;
+        for (int64_t i = 0; i < k; ++i) panel[i * nr + j] = src[i];
+      } else {
+        for (int64_t i = 0; i < k; ++i) panel[i * nr + j] = b[i * ldb + col];
+      }
+    }
+  }
+  auto packed = std::make_shared<const PackedMatrix>(k, n, nr, avx512, std::move(data));
+  cache[key] = packed;
+  return packed;
+#else
+  (void)b, (void)k, (void)n, (void)ldb, (void)trans;
+  return nullptr;
+#endif
+}
+
+void PackedMatrix::Multiply(const float* a, int64_t m, int64_t lda, float* c, int64_t ldc, bool accumulate,
+                            int threads) const {
+#ifdef FERRY_GEMM_PACKED_X86
+  if (m <= 0 || n_ <= 0) return;
+  const float* packed = static_cast<const float*>(data_.get());
+  const int64_t nr = nr_, k = k_, n = n_;
+  const int mr = avx512_ ? kMr512 : kMr256;
+  const KernelFn* kernels = avx512_ ? kKernels512 : kKernels256;
+  const int64_t panels = (n + nr - 1) / nr;
+  ParallelFor(panels, threads, m * k * nr, [&](int64_t p0, int64_t p1) {
+    for (int64_t k0 = 0; k0 < k; k0 += kKc) {
+      const int64_t kc = std::min(kKc, k - k0);
+      const bool acc = accumulate || k0 > 0;
+      for (int64_t i0 = 0; i0 < m; i0 += kMc) {
+        const int64_t i1 = std::min(m, i0 + kMc);
+        for (int64_t p = p0; p < p1; ++p) {
+          const float* bp = packed + (p * k + k0) * nr;
+          const int64_t cols = std::min(nr, n - p * nr);
+          for (int64_t i = i0; i < i1; i += mr) {
+            const int64_t rows = std::min<int64_t>(mr, i1 - i);
+            kernels[rows](a + i * lda + k0, lda, bp, kc, c + i * ldc + p * nr, ldc, cols, acc);
+          }
+        }
+      }
+    }
+  });
+#else
+  (void)a, (void)m, (void)lda, (void)c, (void)ldc, (void)accumulate, (void)threads;
+#endif
+}
+
+}  // namespace ferry::cpu

@@ -1,0 +1,45 @@
+// C = A * B for a constant float B (the weights of Gemm and MatMul) packed once into column panels.
+//
+// OpenBLAS packs B on every call; when A has few rows (small batches, token-by-token decoding) that copy costs
+// as much as the arithmetic. A PackedMatrix is packed at load and multiplied by an AVX-512 or AVX2 kernel that
+// reads A in place. Packed copies are shared through a process-wide cache keyed by the source pointer and
+// layout, so every plan and worker of a model uses one copy (the source must outlive the returned handle,
+// which holds for kernels: their plan keeps the weights alive).
+//
+// Thread safety: Get() is thread-safe; a PackedMatrix is immutable and Multiply() may run concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace ferry::cpu {
+
+class PackedMatrix {
+ public:
+  // B is [k, n] row-major with row stride ldb or, when trans, stored as [n, k] (row stride ldb) and used
+  // transposed. Returns nullptr when this CPU has no packed kernel (no AVX2/FMA) or on allocation failure;
+  // callers then fall back to BLAS.
+  static std::shared_ptr<const PackedMatrix> Get(const float* b, int64_t k, int64_t n, int64_t ldb, bool trans);
+
+  // C[m, n] (row stride ldc) = A[m, k] (row stride lda) * B, plus C's previous contents when accumulate.
+  // Fans out over up to `threads` threads (ParallelFor; runs inline inside a parallel region).
+  void Multiply(const float* a, int64_t m, int64_t lda, float* c, int64_t ldc, bool accumulate, int threads) const;
+
+  int64_t k() const { return k_; }
+  int64_t n() const { return n_; }
+
+  // Whether the packed path beats BLAS for an [m, k] x [k, n] product (small m, enough work to matter).
+  static bool Worthwhile(int64_t m, int64_t k, int64_t n);
+
+  // Constructed by Get(); public for make_shared.
+  PackedMatrix(int64_t k, int64_t n, int nr, bool avx512, std::shared_ptr<void> data)
+      : k_(k), n_(n), nr_(nr), avx512_(avx512), data_(std::move(data)) {}
+
+ private:
+  int64_t k_, n_;
+  int nr_;  // columns per panel
+  bool avx512_;
+  std::shared_ptr<void> data_;  // panels of k_ x nr_ floats, zero-padded in the last panel
+};
+
+}  // namespace ferry::cpu

@@ -1,0 +1,331 @@
+// Resize (opsets 10, 11, 13) and Upsample (opsets 7 and 9): every mode of the spec (nearest with all four
+// nearest_mode values, N-linear, N-cubic with cubic_coeff_a and exclude_outside) and every
+// coordinate_transformation_mode; tf_crop_and_resize is supported with `sizes` (with `scales` the spec and the
+// reference disagree on the output length, so it is refused).
+//
+// The sampling tables come from resize_plan.h. Nearest without extrapolation is a gather that moves elements of
+// any fixed size; the other modes run one separable pass per resized axis, innermost first (the reference's
+// order), ping-ponging through scratch, in float or double. Up to opset 10 the coordinates are asymmetric and
+// nearest rounds as ONNX Runtime does (floor when upsampling, ceil when downsampling).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+
+#include "kernels/cpu/parallel.h"
+#include "kernels/cpu/reduce_util.h"
+#include "kernels/cpu/resize_plan.h"
+
+namespace ferry::cpu {
+namespace {
+
+using resize::AxisPlan;
+using resize::Coord;
+using resize::Mode;
+
+// Largest output we agree to plan (elements); beyond this a scale is surely a mistake.
+constexpr double kMaxOutput = 1LL << 40;
+
+struct ResizeConfig {
+  resize::Options opts;
+  int roi_input = -1;     // input index of roi, scales and sizes (-1: not an input of this op/opset)
+  int scales_input = -1;
+  int sizes_input = -1;
+  std::vector<float> attr_scales;  // Upsample-7
+  bool attr_scales_given = false;
+  float extrapolation_value = 0.f;
+};
+
+class ResizeKernel final : public Kernel {
+ public:
+  explicit ResizeKernel(ResizeConfig cfg) : cfg_(std::move(cfg)) {}
+
+  Status Prepare(KernelContext& ctx) override {
+    const TensorView& x = ctx.input(0);
+    const int64_t rank = x.rank();
+    if (rank == 0) return InvalidArgument("input X must have rank >= 1");
+    const bool gather = cfg_.opts.mode == Mode::kNearest && cfg_.opts.coord != Coord::kTfCropAndResize;
+    if (gather) {
+      const size_t es = DataTypeSize(x.dtype);
+      if (x.dtype == DataType::kString || (es != 1 && es != 2 && es != 4 && es != 8)) {
+        return Unimplemented("input X has type {}", DataTypeName(x.dtype));
+      }
+    } else {
+      FERRY_RETURN_IF_ERROR(reduce::CheckType("input X", x.dtype, {DataType::kFloat, DataType::kDouble}, false));
+    }
+    dtype_ = x.dtype;
+    std::vector<double> scales;
+    std::vector<int64_t> sizes;
+    if (cfg_.attr_scales_given) {
+      scales.assign(cfg_.attr_scales.begin(), cfg_.attr_scales.end());
+    }
+    if (cfg_.scales_input >= 0 && ctx.has_input(cfg_.scales_input) && ctx.input(cfg_.scales_input).numel() > 0) {
+      FERRY_ASSIGN_OR_RETURN(scales, reduce::ReadKnownFloats(ctx, cfg_.scales_input, "scales"));
+    }
+    if (cfg_.sizes_input >= 0 && ctx.has_input(cfg_.sizes_input) && ctx.input(cfg_.sizes_input).numel() > 0) {
+      FERRY_ASSIGN_OR_RETURN(sizes, reduce::ReadKnownInts(ctx, cfg_.sizes_input, "sizes"));
+    }
+    if (!scales.empty() && !sizes.empty()) return InvalidArgument("only one of 'scales' and 'sizes' may be given");
+    if (scales.empty() && sizes.empty()) return InvalidArgument("one of 'scales' and 'sizes' must be given");
+    const size_t n = scales.empty() ? sizes.size() : scales.size();
+    if (static_cast<int64_t>(n) != rank) {
+      return InvalidArgument("'{}' has {} elements, expected the input rank {}", scales.empty() ? "sizes" : "scales",
+                             n, rank);
+    }
+    std::vector<double> roi(static_cast<size_t>(2 * rank), 0.0);
+    if (cfg_.opts.coord == Coord::kTfCropAndResize) {
+      if (sizes.empty()) return Unimplemented("tf_crop_and_resize is supported with 'sizes' only");
+      if (cfg_.roi_input < 0 || !ctx.has_input(cfg_.roi_input)) {
+        return InvalidArgument("tf_crop_and_resize needs the 'roi' input");
+      }
+      FERRY_ASSIGN_OR_RETURN(roi, reduce::ReadKnownFloats(ctx, cfg_.roi_input, "roi"));
+      if (static_cast<int64_t>(roi.size()) != 2 * rank) {
+        return InvalidArgument("'roi' has {} elements, expected {}", roi.size(), 2 * rank);
+      }
+    }
+    Shape out_shape(static_cast<size_t>(rank));
+    double total = 1;
+    plans_.clear();
+    for (int64_t d = 0; d < rank; ++d) {
+      const int64_t in = x.shape[d];
+      double scale, lr;
+      int64_t out;
+      if (!sizes.empty()) {
+        out = sizes[d];
+        if (out < 0) return InvalidArgument("sizes[{}] = {} is negative", d, out);
+        if (out > 0 && in == 0) return InvalidArgument("cannot resize an empty axis {} to {}", d, out);
+        scale = in > 0 ? static_cast<double>(out) / static_cast<double>(in) : 1.0;
+        lr = static_cast<double>(out);
+      } else {
+        scale = scales[d];
+        if (!(scale > 0)) return InvalidArgument("scales[{}] = {} must be positive", d, scale);
+        lr = scale * static_cast<double>(in);
+        if (lr > kMaxOutput) return InvalidArgument("scales[{}] = {} gives too large an output", d, scale);
+        out = static_cast<int64_t>(std::floor(lr));
+      }
+      out_shape[d] = out;
+      total *= static_cast<double>(out);
+      if (total > kMaxOutput) return InvalidArgument("the output would have over 2^40 elements");
+      plans_.push_back(in > 0 && out > 0 ? resize::BuildAxisPlan(cfg_.opts, in, out, scale, lr, roi[d], roi[d + rank])
+                                         : AxisPlan{});
+    }
+    ctx.set_output(0, x.dtype, out_shape);
+    in_shape_ = x.shape;
+    out_shape_ = out_shape;
+    empty_ = NumElements(out_shape) == 0;
+    gather_ = gather;
+    if (empty_) return Status::Ok();
+    if (gather_) {
+      // Element offsets of each output position along each axis.
+      const std::vector<int64_t> strides = RowMajorStrides(x.shape);
+      offsets_.assign(static_cast<size_t>(rank), {});
+      for (int64_t d = 0; d < rank; ++d) {
+        offsets_[d].resize(static_cast<size_t>(out_shape[d]));
+        for (int64_t j = 0; j < out_shape[d]; ++j) offsets_[d][j] = plans_[d].index[j] * strides[d];
+      }
+      return Status::Ok();
+    }
+    // Separable passes, innermost axis first; each pass changes one axis from in to out.
+    passes_.clear();
+    Shape cur = x.shape;
+    int64_t biggest = 0;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      if (plans_[d].identity) continue;
+      passes_.push_back(d);
+      cur[d] = out_shape[d];
+      biggest = std::max(biggest, NumElements(cur));
+    }
+    // The last pass writes the output; earlier ones alternate between two scratch buffers.
+    buffer_elems_ = passes_.size() > 1 ? biggest : 0;
+    ctx.request_scratch(static_cast<size_t>(2 * buffer_elems_) * DataTypeSize(dtype_));
+    return Status::Ok();
+  }
+
+  Status Compute(KernelContext& ctx) override {
+    if (empty_) return Status::Ok();
+    const void* x = ctx.input(0).data;
+    void* y = ctx.output(0).data;
+    const int threads = ctx.num_threads();
+    if (gather_) {
+      switch (DataTypeSize(dtype_)) {
+        case 1: Gather<uint8_t>(x, y, threads); break;
+        case 2: Gather<uint16_t>(x, y, threads); break;
+        case 4: Gather<uint32_t>(x, y, threads); break;
+        default: Gather<uint64_t>(x, y, threads); break;
+      }
+      return Status::Ok();
+    }
+    if (dtype_ == DataType::kFloat) {
+      Separable<float>(static_cast<const float*>(x), static_cast<float*>(y), ctx.scratch(), threads);
+    } else {
+      Separable<double>(static_cast<const double*>(x), static_cast<double*>(y), ctx.scratch(), threads);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  template <typename E>
+  void Gather(const void* xv, void* yv, int threads) const {
+    const E* x = static_cast<const E*>(xv);
+    E* y = static_cast<E*>(yv);
+    const size_t rank = out_shape_.size();
+    const int64_t width = out_shape_.back();
+    const int64_t rows = NumElements(out_shape_) / width;
+    const std::vector<int64_t>& last = offsets_.back();
+    const bool last_identity = plans_.back().identity;
+    ParallelFor(rows, threads, width + 8, [&](int64_t r0, int64_t r1) {
+      std::vector<int64_t> idx(rank, 0);
+      int64_t rem = r0;
+      for (size_t k = rank - 1; k-- > 0;) {
+        idx[k] = rem % out_shape_[k];
+        rem /= out_shape_[k];
+      }
+      for (int64_t r = r0; r < r1; ++r) {
+        int64_t base = 0;
+        for (size_t k = 0; k + 1 < rank; ++k) base += offsets_[k][idx[k]];
+        E* dst = y + r * width;
+        if (last_identity) {
+          std::memcpy(dst, x + base, static_cast<size_t>(width) * sizeof(E));
+        } else {
+          for (int64_t j = 0; j < width; ++j) dst[j] = x[base + last[j]];
+        }
+        for (size_t k = rank - 1; k-- > 0;) {
+          if (++idx[k] < out_shape_[k]) break;
+          idx[k] = 0;
+        }
+      }
+    });
+  }
+
+  template <typename T>
+  void Separable(const T* x, T* y, void* scratch, int threads) const {
+    if (passes_.empty()) {
+      std::memcpy(y, x, static_cast<size_t>(NumElements(out_shape_)) * sizeof(T));
+      return;
+    }
+    T* buf[2] = {static_cast<T*>(scratch), static_cast<T*>(scratch) + buffer_elems_};
+    Shape cur = in_shape_;
+    const T* src = x;
+    for (size_t p = 0; p < passes_.size(); ++p) {
+      const int64_t d = passes_[p];
+      T* dst = p + 1 == passes_.size() ? y : buf[p % 2];
+      const int64_t outer = reduce::ProductOf(cur, 0, d);
+      const int64_t inner = reduce::ProductOf(cur, d + 1, static_cast<int64_t>(cur.size()));
+      Pass<T>(plans_[d], src, dst, outer, inner, threads);
+      cur[d] = out_shape_[d];
+      src = dst;
+    }
+  }
+
+  // [outer, plan.in, inner] -> [outer, plan.out, inner] along one axis.
+  template <typename T>
+  void Pass(const AxisPlan& plan, const T* src, T* dst, int64_t outer, int64_t inner, int threads) const {
+    const int taps = plan.taps;
+    const T ev = static_cast<T>(cfg_.extrapolation_value);
+    const int64_t in = plan.in, out = plan.out;
+    if (inner == 1) {
+      ParallelFor(outer, threads, out * taps * 2, [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) {
+          const T* s = src + o * in;
+          T* t = dst + o * out;
+          for (int64_t j = 0; j < out; ++j) {
+            if (plan.outside[j]) {
+              t[j] = ev;
+              continue;
+            }
+            T acc = 0;
+            for (int k = 0; k < taps; ++k) acc += static_cast<T>(plan.weight[j * taps + k]) * s[plan.index[j * taps + k]];
+            t[j] = acc;
+          }
+        }
+      });
+      return;
+    }
+    ParallelFor(outer * out, threads, inner * taps * 2, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t o = r / out, j = r % out;
+        T* t = dst + r * inner;
+        if (plan.outside[j]) {
+          std::fill(t, t + inner, ev);
+          continue;
+        }
+        const T* s = src + o * in * inner;
+        const T w0 = static_cast<T>(plan.weight[j * taps]);
+        const T* row0 = s + plan.index[j * taps] * inner;
+        for (int64_t i = 0; i < inner; ++i) t[i] = w0 * row0[i];
+        for (int k = 1; k < taps; ++k) {
+          const T w = static_cast<T>(plan.weight[j * taps + k]);
+          const T* row = s + plan.index[j * taps + k] * inner;
+          for (int64_t i = 0; i < inner; ++i) t[i] += w * row[i];
+        }
+      }
+    });
+  }
+
+  const ResizeConfig cfg_;
+  // Plan (Prepare).
+  DataType dtype_ = DataType::kUndefined;
+  Shape in_shape_, out_shape_;
+  bool empty_ = false;
+  bool gather_ = false;
+  std::vector<AxisPlan> plans_;
+  std::vector<std::vector<int64_t>> offsets_;  // gather: per axis, input element offset of each output position
+  std::vector<int64_t> passes_;                // separable: axes to resample, innermost first
+  int64_t buffer_elems_ = 0;
+};
+
+// Checks the attributes shared by Resize and Upsample and the input type when known.
+Result<std::unique_ptr<Kernel>> Finish(const KernelDef& def, ResizeConfig cfg) {
+  const DataType t = reduce::DefInputType(def, 0);
+  if (t != DataType::kUndefined) {
+    if (cfg.opts.mode != Mode::kNearest || cfg.opts.coord == Coord::kTfCropAndResize) {
+      FERRY_RETURN_IF_ERROR(reduce::CheckType("input X", t, {DataType::kFloat, DataType::kDouble}, false));
+    } else if (t == DataType::kString || DataTypeSize(t) == 0) {
+      return Unimplemented("input X has type {}", DataTypeName(t));
+    }
+  }
+  return std::unique_ptr<Kernel>(new ResizeKernel(std::move(cfg)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Kernel>> CreateResize(const KernelDef& def) {
+  ResizeConfig cfg;
+  FERRY_RETURN_IF_ERROR(resize::ParseMode(def.attrs.String("mode", "nearest"), &cfg.opts.mode));
+  if (def.opset < 11) {
+    if (cfg.opts.mode == Mode::kCubic) return Unimplemented("mode \"cubic\" is not supported before opset 11");
+    cfg.opts.coord = Coord::kAsymmetric;
+    cfg.opts.nearest = resize::NearestMode::kLegacy;
+    cfg.scales_input = 1;
+  } else {
+    FERRY_RETURN_IF_ERROR(resize::ParseCoord(def.attrs.String("coordinate_transformation_mode", "half_pixel"),
+                                             def.opset, &cfg.opts.coord));
+    FERRY_RETURN_IF_ERROR(
+        resize::ParseNearestMode(def.attrs.String("nearest_mode", "round_prefer_floor"), &cfg.opts.nearest));
+    cfg.opts.cubic_a = def.attrs.Float("cubic_coeff_a", -0.75f);
+    cfg.opts.exclude_outside = def.attrs.Int("exclude_outside", 0) != 0;
+    cfg.extrapolation_value = def.attrs.Float("extrapolation_value", 0.f);
+    cfg.roi_input = 1;
+    cfg.scales_input = 2;
+    cfg.sizes_input = 3;
+  }
+  return Finish(def, std::move(cfg));
+}
+
+Result<std::unique_ptr<Kernel>> CreateUpsample(const KernelDef& def) {
+  ResizeConfig cfg;
+  FERRY_RETURN_IF_ERROR(resize::ParseMode(def.attrs.String("mode", "nearest"), &cfg.opts.mode));
+  if (cfg.opts.mode == Mode::kCubic) return Unimplemented("mode \"cubic\" is not supported by Upsample");
+  cfg.opts.coord = Coord::kAsymmetric;
+  cfg.opts.nearest = resize::NearestMode::kLegacy;
+  if (def.opset < 9) {
+    if (!def.attrs.Has("scales")) return InvalidArgument("attribute 'scales' is required before opset 9");
+    cfg.attr_scales = def.attrs.Floats("scales");
+    cfg.attr_scales_given = true;
+  } else {
+    cfg.scales_input = 1;
+  }
+  return Finish(def, std::move(cfg));
+}
+
+}  // namespace ferry::cpu
