@@ -10,7 +10,7 @@ pkgs=(
   libopenblas-openmp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libcpprest-dev libarchive-dev libssl-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  python3 python3-numpy python3-onnx
+  python3 python3-numpy python3-onnx python3-sklearn
 )
 # Node.js runs the onnxruntime-node oracle; a machine may already have it from another source.
 if ! command -v npm >/dev/null 2>&1; then pkgs+=(nodejs npm); fi

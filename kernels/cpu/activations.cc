@@ -16,8 +16,19 @@ namespace ferry::cpu {
 namespace {
 
 enum class ActOp {
-  kRelu, kLeakyRelu, kElu, kSelu, kCelu, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kSoftplus, kSoftsign,
-  kThresholdedRelu, kShrink,
+  kRelu,
+  kLeakyRelu,
+  kElu,
+  kSelu,
+  kCelu,
+  kSigmoid,
+  kHardSigmoid,
+  kHardSwish,
+  kTanh,
+  kSoftplus,
+  kSoftsign,
+  kThresholdedRelu,
+  kShrink,
 };
 
 struct ActParams {
@@ -77,16 +88,14 @@ void RunFloat(ActOp op, const ActParams& p, const T* x, T* y, int64_t n, int thr
       return;
     case ActOp::kHardSigmoid:
       MapUnary(x, y, n, threads, 1, [alpha, beta](T v) {
-        T h = v * alpha + beta;
-        h = h > T{0} ? h : T{0};
-        return h < T{1} ? h : T{1};
+        const T h = v * alpha + beta;
+        return EwSelect(h > T{1}, T{1}, EwSelect(h > T{0}, h, T{0}));
       });
       return;
     case ActOp::kHardSwish:
       MapUnary(x, y, n, threads, 1, [](T v) {
-        T h = v * static_cast<T>(1.0 / 6.0) + T{0.5};
-        h = h > T{0} ? h : T{0};
-        return v * (h < T{1} ? h : T{1});
+        const T h = v * static_cast<T>(1.0 / 6.0) + T{0.5};
+        return v * EwSelect(h > T{1}, T{1}, EwSelect(h > T{0}, h, T{0}));
       });
       return;
     case ActOp::kTanh:
@@ -98,9 +107,8 @@ void RunFloat(ActOp op, const ActParams& p, const T* x, T* y, int64_t n, int thr
       return;
     case ActOp::kSoftplus:
       // log(1 + exp(x)), arranged so that exp never overflows.
-      MapUnary(x, y, n, threads, 32, [](T v) {
-        return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v));
-      });
+      MapUnary(x, y, n, threads, 32,
+               [](T v) { return v > 0 ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); });
       return;
     case ActOp::kSoftsign:
       MapUnary(x, y, n, threads, 2, [](T v) { return v / (T{1} + std::fabs(v)); });

@@ -19,7 +19,8 @@ double ParamAt(const TensorView& t, int64_t i) {
 
 class BatchNormKernel final : public Kernel {
  public:
-  BatchNormKernel(const KernelDef& def, bool spatial) : epsilon_(def.attrs.Float("epsilon", 1e-5f)), spatial_(spatial) {}
+  BatchNormKernel(const KernelDef& def, bool spatial)
+      : epsilon_(def.attrs.Float("epsilon", 1e-5f)), spatial_(spatial) {}
 
   Status Prepare(KernelContext& ctx) override {
     const TensorView& x = ctx.input(0);
@@ -98,8 +99,7 @@ class BatchNormKernel final : public Kernel {
 }  // namespace
 
 Result<std::unique_ptr<Kernel>> CreateBatchNormalization(const KernelDef& def) {
-  FERRY_RETURN_IF_ERROR(
-      CheckTypeIn("input X", DefInputType(def, 0), {DataType::kFloat, DataType::kDouble}, true));
+  FERRY_RETURN_IF_ERROR(CheckTypeIn("input X", DefInputType(def, 0), {DataType::kFloat, DataType::kDouble}, true));
   if (def.opset >= 14 && def.attrs.Int("training_mode", 0) != 0) {
     return Unimplemented("training_mode 1 is not supported (inference only)");
   }

@@ -1,8 +1,10 @@
 // Add, Sub, Mul, Div, Mod and BitShift: two inputs of one type, numpy broadcasting, output of that type.
+// float16 is computed in float and rounded once, which is exact for these ops (see EwLift).
 #include <memory>
 #include <string>
 
 #include "kernels/cpu/broadcast.h"
+#include "kernels/cpu/elementwise_half.h"
 #include "kernels/cpu/elementwise_scalar.h"
 #include "kernels/cpu/elementwise_types.h"
 #include "kernels/kernel.h"
@@ -19,13 +21,13 @@ bool OpSupports(ArithOp op, DataType t) {
   if (IsShift(op)) return TypeListHas(EwUnsignedIntTypes{}, t);
   // ONNX requires fmod=1 for floating Mod: Python's modulo is not defined for it.
   if (op == ArithOp::kMod) return TypeListHas(EwIntTypes{}, t);
-  return TypeListHas(EwNumericTypes{}, t);
+  return TypeListHas(EwNumericHalfTypes{}, t);
 }
 
 std::string SupportedNames(ArithOp op) {
   if (IsShift(op)) return TypeListNames(EwUnsignedIntTypes{});
-  if (op == ArithOp::kMod) return TypeListNames(EwIntTypes{}) + " (float, double need fmod=1)";
-  return TypeListNames(EwNumericTypes{});
+  if (op == ArithOp::kMod) return TypeListNames(EwIntTypes{}) + " (float types need fmod=1)";
+  return TypeListNames(EwNumericHalfTypes{});
 }
 
 Status CheckTypes(ArithOp op, DataType a, DataType b) {
@@ -44,16 +46,16 @@ template <typename T>
 void Run(ArithOp op, const MultiBroadcastPlan& plan, const T* a, const T* b, T* out, int threads) {
   switch (op) {
     case ArithOp::kAdd:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return EwAdd(x, y); });
+      BroadcastBinary(plan, a, b, out, threads, 1, EwLift<T>([](auto x, auto y) { return EwAdd(x, y); }));
       return;
     case ArithOp::kSub:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return EwSub(x, y); });
+      BroadcastBinary(plan, a, b, out, threads, 1, EwLift<T>([](auto x, auto y) { return EwSub(x, y); }));
       return;
     case ArithOp::kMul:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return EwMul(x, y); });
+      BroadcastBinary(plan, a, b, out, threads, 1, EwLift<T>([](auto x, auto y) { return EwMul(x, y); }));
       return;
     case ArithOp::kDiv:
-      BroadcastBinary(plan, a, b, out, threads, 4, [](T x, T y) { return EwDiv(x, y); });
+      BroadcastBinary(plan, a, b, out, threads, 4, EwLift<T>([](auto x, auto y) { return EwDiv(x, y); }));
       return;
     case ArithOp::kMod:
       if constexpr (std::is_integral_v<T>) {
@@ -61,7 +63,7 @@ void Run(ArithOp op, const MultiBroadcastPlan& plan, const T* a, const T* b, T* 
       }
       return;
     case ArithOp::kFmod:
-      BroadcastBinary(plan, a, b, out, threads, 8, [](T x, T y) { return EwFmod(x, y); });
+      BroadcastBinary(plan, a, b, out, threads, 8, EwLift<T>([](auto x, auto y) { return EwFmod(x, y); }));
       return;
     case ArithOp::kShiftLeft:
     case ArithOp::kShiftRight:
@@ -101,7 +103,7 @@ class BinaryArithKernel : public Kernel {
     const TensorView& a = ctx.input(0);
     const TensorView& b = ctx.input(1);
     TensorView& out = ctx.output(0);
-    bool done = VisitType(EwNumericTypes{}, a.dtype, [&](auto tag) {
+    bool done = VisitType(EwNumericHalfTypes{}, a.dtype, [&](auto tag) {
       using T = typename decltype(tag)::type;
       Run<T>(op_, plan_, a.as<const T>(), b.as<const T>(), out.as<T>(), ctx.num_threads());
     });

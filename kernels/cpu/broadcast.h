@@ -109,12 +109,13 @@ void MapUnary(const TI* x, TO* y, int64_t n, int threads, int64_t cost_per_eleme
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   // flatten: inline f (and what it calls) into the loop even when GCC's -O2 heuristics would not; a call in
   // the loop keeps it scalar.
-  ParallelFor(blocks, threads, kBlock * cost_per_element, [&](int64_t b0, int64_t b1) __attribute__((flatten)) {
+  auto chunk = [&](int64_t b0, int64_t b1) __attribute__((flatten)) {
     const int64_t begin = b0 * kBlock;
     const int64_t end = std::min(b1 * kBlock, n);
 #pragma omp simd
     for (int64_t i = begin; i < end; ++i) y[i] = f(x[i]);
-  });
+  };
+  ParallelFor(blocks, threads, kBlock * cost_per_element, chunk);
 }
 
 // out[i] = op(a[i], b[i]) under numpy broadcasting (plan made for {a_shape, b_shape}). `out` may alias `a`
@@ -124,8 +125,7 @@ template <typename TA, typename TB, typename TO, typename Op>
 void BroadcastBinary(const MultiBroadcastPlan& plan, const TA* a, const TB* b, TO* out, int threads,
                      int64_t cost_per_element, Op op) {
   // flatten: as in MapUnary.
-  ForEachBroadcastRun(plan, threads, cost_per_element, [&](int64_t o, const int64_t* in, int64_t len)
-                                                           __attribute__((flatten)) {
+  auto run = [&](int64_t o, const int64_t* in, int64_t len) __attribute__((flatten)) {
     const TA* pa = a + in[0];
     const TB* pb = b + in[1];
     TO* po = out + o;
@@ -144,7 +144,8 @@ void BroadcastBinary(const MultiBroadcastPlan& plan, const TA* a, const TB* b, T
       const TO v = op(pa[0], pb[0]);
       for (int64_t i = 0; i < len; ++i) po[i] = v;
     }
-  });
+  };
+  ForEachBroadcastRun(plan, threads, cost_per_element, run);
 }
 
 }  // namespace ferry::cpu

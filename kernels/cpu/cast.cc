@@ -17,10 +17,7 @@
 namespace ferry::cpu {
 namespace {
 
-// Storage tags for the 16-bit float formats and bool, so each type visited is a distinct C++ type.
-struct Half {
-  uint16_t bits;
-};
+// Storage tags for bfloat16 and bool (float16 is EwHalf), so each type visited is a distinct C++ type.
 struct BFloat16 {
   uint16_t bits;
 };
@@ -30,19 +27,17 @@ struct Bool {
 
 template <typename T>
 constexpr DataType CastDataType() {
-  if constexpr (std::is_same_v<T, Half>) {
-    return DataType::kFloat16;
-  } else if constexpr (std::is_same_v<T, BFloat16>) {
+  if constexpr (std::is_same_v<T, BFloat16>) {
     return DataType::kBFloat16;
   } else if constexpr (std::is_same_v<T, Bool>) {
     return DataType::kBool;
   } else {
-    return DataTypeOf<T>::value;
+    return EwDataTypeOf<T>();
   }
 }
 
 using CastTypes = TypeList<float, double, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t,
-                           Bool, Half, BFloat16>;
+                           Bool, EwHalf, BFloat16>;
 
 template <typename... Ts, typename F>
 bool VisitCastType(TypeList<Ts...>, DataType t, F&& f) {
@@ -57,7 +52,7 @@ bool IsCastType(DataType t) {
 
 template <typename To, typename From>
 To Convert(From v) {
-  if constexpr (std::is_same_v<From, Half>) {
+  if constexpr (std::is_same_v<From, EwHalf>) {
     return Convert<To>(EwHalfToFloat(v.bits));
   } else if constexpr (std::is_same_v<From, BFloat16>) {
     return Convert<To>(EwBFloat16ToFloat(v.bits));
@@ -65,12 +60,12 @@ To Convert(From v) {
     return Convert<To>(static_cast<uint8_t>(v.value != 0));
   } else if constexpr (std::is_same_v<To, Bool>) {
     return Bool{static_cast<uint8_t>(v != 0)};
-  } else if constexpr (std::is_same_v<To, Half>) {
+  } else if constexpr (std::is_same_v<To, EwHalf>) {
     if constexpr (std::is_same_v<From, float>) {
-      return Half{EwFloatToHalf(v)};
+      return EwHalf{EwFloatToHalf(v)};
     } else {
       // Integers are exact in double up to 2^53, far beyond float16's range.
-      return Half{EwDoubleToHalf(static_cast<double>(v))};
+      return EwHalf{EwDoubleToHalf(static_cast<double>(v))};
     }
   } else if constexpr (std::is_same_v<To, BFloat16>) {
     return BFloat16{EwFloatToBFloat16(static_cast<float>(v))};

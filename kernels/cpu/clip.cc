@@ -28,9 +28,11 @@ class ClipKernel : public Kernel {
         const TensorView& b = ctx.input(i);
         const char* name = i == 1 ? "min" : "max";
         if (b.dtype != x.dtype) {
-          return InvalidArgument("{} has type {} but X has type {}", name, DataTypeName(b.dtype), DataTypeName(x.dtype));
+          return InvalidArgument("{} has type {} but X has type {}", name, DataTypeName(b.dtype),
+                                 DataTypeName(x.dtype));
         }
-        if (b.numel() != 1) return InvalidArgument("{} must hold one value, got shape {}", name, ShapeToString(b.shape));
+        if (b.numel() != 1)
+          return InvalidArgument("{} must hold one value, got shape {}", name, ShapeToString(b.shape));
       }
     }
     ctx.set_output(0, x.dtype, x.shape);

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "kernels/cpu/broadcast.h"
+#include "kernels/cpu/elementwise_half.h"
 #include "kernels/cpu/elementwise_types.h"
 #include "kernels/kernel.h"
 
@@ -12,14 +13,14 @@ enum class CompareOp { kEqual, kLess, kGreater, kLessOrEqual, kGreaterOrEqual };
 
 // Bool is comparable for Equal only (as ONNX allows).
 bool OpSupports(CompareOp op, DataType t) {
-  return TypeListHas(EwNumericTypes{}, t) || (op == CompareOp::kEqual && t == DataType::kBool);
+  return TypeListHas(EwNumericHalfTypes{}, t) || (op == CompareOp::kEqual && t == DataType::kBool);
 }
 
 Status CheckTypes(CompareOp op, DataType a, DataType b) {
   for (DataType t : {a, b}) {
     if (t != DataType::kUndefined && !OpSupports(op, t)) {
       return Unimplemented("input type {} is not supported; supported: {}{}", DataTypeName(t),
-                           TypeListNames(EwNumericTypes{}), op == CompareOp::kEqual ? ", bool" : "");
+                           TypeListNames(EwNumericHalfTypes{}), op == CompareOp::kEqual ? ", bool" : "");
     }
   }
   if (a != DataType::kUndefined && b != DataType::kUndefined && a != b) {
@@ -32,19 +33,24 @@ template <typename T>
 void Run(CompareOp op, const MultiBroadcastPlan& plan, const T* a, const T* b, uint8_t* out, int threads) {
   switch (op) {
     case CompareOp::kEqual:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return static_cast<uint8_t>(x == y); });
+      BroadcastBinary(plan, a, b, out, threads, 1,
+                      EwLiftToBool<T>([](auto x, auto y) { return static_cast<uint8_t>(x == y); }));
       return;
     case CompareOp::kLess:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return static_cast<uint8_t>(x < y); });
+      BroadcastBinary(plan, a, b, out, threads, 1,
+                      EwLiftToBool<T>([](auto x, auto y) { return static_cast<uint8_t>(x < y); }));
       return;
     case CompareOp::kGreater:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return static_cast<uint8_t>(x > y); });
+      BroadcastBinary(plan, a, b, out, threads, 1,
+                      EwLiftToBool<T>([](auto x, auto y) { return static_cast<uint8_t>(x > y); }));
       return;
     case CompareOp::kLessOrEqual:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return static_cast<uint8_t>(x <= y); });
+      BroadcastBinary(plan, a, b, out, threads, 1,
+                      EwLiftToBool<T>([](auto x, auto y) { return static_cast<uint8_t>(x <= y); }));
       return;
     case CompareOp::kGreaterOrEqual:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return static_cast<uint8_t>(x >= y); });
+      BroadcastBinary(plan, a, b, out, threads, 1,
+                      EwLiftToBool<T>([](auto x, auto y) { return static_cast<uint8_t>(x >= y); }));
       return;
   }
 }
@@ -78,7 +84,7 @@ class CompareKernel : public Kernel {
                       [](uint8_t x, uint8_t y) { return static_cast<uint8_t>((x != 0) == (y != 0)); });
       return Status::Ok();
     }
-    bool done = VisitType(EwNumericTypes{}, a.dtype, [&](auto tag) {
+    bool done = VisitType(EwNumericHalfTypes{}, a.dtype, [&](auto tag) {
       using T = typename decltype(tag)::type;
       Run<T>(op_, plan_, a.as<const T>(), b.as<const T>(), out, threads);
     });
@@ -102,9 +108,7 @@ Result<std::unique_ptr<Kernel>> CreateCompare(const KernelDef& def, CompareOp op
 
 Result<std::unique_ptr<Kernel>> CreateEqual(const KernelDef& def) { return CreateCompare(def, CompareOp::kEqual); }
 Result<std::unique_ptr<Kernel>> CreateLess(const KernelDef& def) { return CreateCompare(def, CompareOp::kLess); }
-Result<std::unique_ptr<Kernel>> CreateGreater(const KernelDef& def) {
-  return CreateCompare(def, CompareOp::kGreater);
-}
+Result<std::unique_ptr<Kernel>> CreateGreater(const KernelDef& def) { return CreateCompare(def, CompareOp::kGreater); }
 Result<std::unique_ptr<Kernel>> CreateLessOrEqual(const KernelDef& def) {
   return CreateCompare(def, CompareOp::kLessOrEqual);
 }

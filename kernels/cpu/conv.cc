@@ -93,7 +93,13 @@ class ConvKernel : public Kernel {
     float* y = ctx.output(0).as<float>();
     const int64_t out_size = g_.out_size();
     if (n_ == 0 || m_ == 0 || out_size == 0) return Status::Ok();
-    const int threads = std::min(std::max(1, ctx.num_threads()), threads_);
+    int threads = std::max(1, ctx.num_threads());
+    Mode mode = mode_;
+    if (mode == Mode::kUnits) {
+      threads = std::min(threads, threads_);  // one column buffer per thread was planned
+    } else if (mode == Mode::kSerial && threads > 1) {
+      mode = Mode::kShared;  // planned for fewer threads than we have: share the one column buffer
+    }
     if (kg_ == 0) {  // no input channels: the output is the bias alone
       std::memset(y, 0, static_cast<size_t>(n_ * m_ * out_size) * sizeof(float));
       for (int64_t n = 0; n < n_; ++n) BiasActivation(y + n * m_ * out_size, m_, out_size, out_size, bias, act_);
@@ -105,9 +111,9 @@ class ConvKernel : public Kernel {
     }
     float* scratch = static_cast<float*>(ctx.scratch());
     const int64_t units = n_ * group_ * num_tiles_;
-    if (mode_ == Mode::kShared && threads > 1) {
+    if (mode == Mode::kShared && threads > 1) {
       ComputeShared(x, w, bias, y, scratch, threads);
-    } else if (mode_ == Mode::kUnits && threads > 1) {
+    } else if (mode == Mode::kUnits && threads > 1) {
       // OpenBLAS runs single-threaded inside a parallel region, so each thread owns whole units. Threads take
       // units as they go rather than in fixed shares, so a thread that loses its core to another process
       // does not hold the others back.

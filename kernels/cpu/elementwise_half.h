@@ -8,6 +8,9 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
+
+#include "kernels/cpu/elementwise_types.h"
 
 namespace ferry::cpu {
 
@@ -70,6 +73,28 @@ inline uint16_t EwFloatToBFloat16(float f) {
   // Truncating a NaN whose payload sits in the low bits would give inf; keep it a quiet NaN.
   if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x0040);
   return static_cast<uint16_t>(bits >> 16);
+}
+
+// Lifts a binary op written generically (`[](auto x, auto y) {...}`) to element type T: unchanged for the
+// ordinary types; for float16 it computes in float and rounds the result once to float16. That is exactly
+// the float16 operation for + - * /, fmod, min and max: float carries more than 2 * 11 + 2 significant bits,
+// so rounding twice cannot differ from rounding once. Ops returning bool (comparisons) use EwLiftToBool.
+template <typename T, typename Op>
+auto EwLift(Op op) {
+  if constexpr (std::is_same_v<T, EwHalf>) {
+    return [op](EwHalf a, EwHalf b) { return EwHalf{EwFloatToHalf(op(EwHalfToFloat(a.bits), EwHalfToFloat(b.bits)))}; };
+  } else {
+    return op;
+  }
+}
+
+template <typename T, typename Op>
+auto EwLiftToBool(Op op) {
+  if constexpr (std::is_same_v<T, EwHalf>) {
+    return [op](EwHalf a, EwHalf b) { return op(EwHalfToFloat(a.bits), EwHalfToFloat(b.bits)); };
+  } else {
+    return op;
+  }
 }
 
 }  // namespace ferry::cpu

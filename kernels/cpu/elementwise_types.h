@@ -16,16 +16,30 @@ namespace ferry::cpu {
 template <typename... Ts>
 struct TypeList {};
 
+// float16 element storage. Kernels that accept it compute in float and round back (elementwise_half.h).
+struct EwHalf {
+  uint16_t bits;
+};
+
 using EwFloatTypes = TypeList<float, double>;
 using EwSignedIntTypes = TypeList<int8_t, int16_t, int32_t, int64_t>;
 using EwUnsignedIntTypes = TypeList<uint8_t, uint16_t, uint32_t, uint64_t>;
 using EwIntTypes = TypeList<int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t>;
-using EwNumericTypes = TypeList<float, double, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t>;
+using EwNumericTypes =
+    TypeList<float, double, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t>;
 using EwSignedTypes = TypeList<float, double, int8_t, int16_t, int32_t, int64_t>;
+// For the ops whose float16 result is exact when computed in float (see EwLift).
+using EwNumericHalfTypes =
+    TypeList<float, double, EwHalf, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t>;
+using EwFloatHalfTypes = TypeList<float, double, EwHalf>;
 
 template <typename T>
 constexpr DataType EwDataTypeOf() {
-  return DataTypeOf<T>::value;
+  if constexpr (std::is_same_v<T, EwHalf>) {
+    return DataType::kFloat16;
+  } else {
+    return DataTypeOf<T>::value;
+  }
 }
 
 // Calls f(std::type_identity<T>{}) for the T of `t` in the list; false when `t` is not in the list.

@@ -18,17 +18,17 @@ bool IsIntegral(DataType t) {
 }
 
 Status CheckGemmConfig(DataType t, const Activation& act, float alpha, float beta) {
-  FERRY_RETURN_IF_ERROR(CheckTypeIn("input A", t,
-                                    {DataType::kFloat, DataType::kDouble, DataType::kInt32, DataType::kInt64,
-                                     DataType::kUInt32, DataType::kUInt64},
-                                    true));
+  FERRY_RETURN_IF_ERROR(CheckTypeIn(
+      "input A", t,
+      {DataType::kFloat, DataType::kDouble, DataType::kInt32, DataType::kInt64, DataType::kUInt32, DataType::kUInt64},
+      true));
   if (t == DataType::kUndefined) return Status::Ok();
   if (act.kind != ActivationKind::kNone && t != DataType::kFloat) {
     return Unimplemented("a fused activation needs float inputs, got {}", DataTypeName(t));
   }
   // alpha and beta are float attributes; for integer types we only compute the exact integer case.
-  if (IsIntegral(t) && (alpha != std::trunc(alpha) || beta != std::trunc(beta) || !std::isfinite(alpha) ||
-                        !std::isfinite(beta))) {
+  if (IsIntegral(t) &&
+      (alpha != std::trunc(alpha) || beta != std::trunc(beta) || !std::isfinite(alpha) || !std::isfinite(beta))) {
     return Unimplemented("alpha {} and beta {} must be integers for type {}", alpha, beta, DataTypeName(t));
   }
   return Status::Ok();
@@ -94,13 +94,20 @@ class GemmKernel final : public Kernel {
 
   Status Compute(KernelContext& ctx) override {
     switch (dtype_) {
-      case DataType::kFloat: return Run<float>(ctx);
-      case DataType::kDouble: return Run<double>(ctx);
-      case DataType::kInt32: return Run<int32_t>(ctx);
-      case DataType::kInt64: return Run<int64_t>(ctx);
-      case DataType::kUInt32: return Run<uint32_t>(ctx);
-      case DataType::kUInt64: return Run<uint64_t>(ctx);
-      default: return Internal("Gemm: unexpected type {}", DataTypeName(dtype_));
+      case DataType::kFloat:
+        return Run<float>(ctx);
+      case DataType::kDouble:
+        return Run<double>(ctx);
+      case DataType::kInt32:
+        return Run<int32_t>(ctx);
+      case DataType::kInt64:
+        return Run<int64_t>(ctx);
+      case DataType::kUInt32:
+        return Run<uint32_t>(ctx);
+      case DataType::kUInt64:
+        return Run<uint64_t>(ctx);
+      default:
+        return Internal("Gemm: unexpected type {}", DataTypeName(dtype_));
     }
   }
 
@@ -124,15 +131,10 @@ class GemmKernel final : public Kernel {
     }
     const T gemm_beta = use_c ? T(1) : T(0);
     const int threads = ctx.num_threads();
-    bool done = false;
-    if constexpr (std::is_same_v<T, float>) {
-      // The plan's constants do not move between Prepare and Compute; the check keeps a stale pack harmless.
-      if (packed_ && b == packed_src_) {
-        packed_->Multiply(a, m_, lda_, y, n_, use_c, threads);
-        done = true;
-      }
-    }
-    if (done) {
+    // The plan's constants do not move between Prepare and Compute; the pointer check keeps a stale pack harmless.
+    const bool use_packed = std::is_same_v<T, float> && packed_ && static_cast<const void*>(b) == packed_src_;
+    if (use_packed) {
+      packed_->Multiply(reinterpret_cast<const float*>(a), m_, lda_, reinterpret_cast<float*>(y), n_, use_c, threads);
     } else if constexpr (std::is_floating_point_v<T>) {
       Gemm<T>(trans_a_, trans_b_, m_, n_, k_, alpha, a, lda_, b, ldb_, gemm_beta, y, n_);
     } else {
@@ -142,9 +144,8 @@ class GemmKernel final : public Kernel {
     }
     if constexpr (std::is_same_v<T, float>) {
       if (act_.kind != ActivationKind::kNone) {
-        ParallelFor(m_, threads, n_ * 8, [&](int64_t r0, int64_t r1) {
-          ApplyActivation(act_, y + r0 * n_, (r1 - r0) * n_);
-        });
+        ParallelFor(m_, threads, n_ * 8,
+                    [&](int64_t r0, int64_t r1) { ApplyActivation(act_, y + r0 * n_, (r1 - r0) * n_); });
       }
     }
     return Status::Ok();

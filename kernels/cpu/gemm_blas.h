@@ -30,7 +30,7 @@ struct WrapType {
   using type = T;
 };
 template <typename T>
-  requires std::is_integral_v<T>
+requires std::is_integral_v<T>
 struct WrapType<T> {
   using type = std::make_unsigned_t<T>;
 };
@@ -72,15 +72,15 @@ void NaiveGemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const
 
 // y = alpha * op(M) * x + beta * y, M row-major [rows, cols] with row stride ld (float and double only).
 template <typename T>
-void Gemv(bool trans, int64_t rows, int64_t cols, T alpha, const T* mat, int64_t ld, const T* x, int64_t incx,
-          T beta, T* y, int64_t incy) {
+void Gemv(bool trans, int64_t rows, int64_t cols, T alpha, const T* mat, int64_t ld, const T* x, int64_t incx, T beta,
+          T* y, int64_t incy) {
   const CBLAS_TRANSPOSE t = trans ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemv(CblasRowMajor, t, static_cast<int>(rows), static_cast<int>(cols), alpha, mat, static_cast<int>(ld),
-                x, static_cast<int>(incx), beta, y, static_cast<int>(incy));
+    cblas_sgemv(CblasRowMajor, t, static_cast<int>(rows), static_cast<int>(cols), alpha, mat, static_cast<int>(ld), x,
+                static_cast<int>(incx), beta, y, static_cast<int>(incy));
   } else {
-    cblas_dgemv(CblasRowMajor, t, static_cast<int>(rows), static_cast<int>(cols), alpha, mat, static_cast<int>(ld),
-                x, static_cast<int>(incx), beta, y, static_cast<int>(incy));
+    cblas_dgemv(CblasRowMajor, t, static_cast<int>(rows), static_cast<int>(cols), alpha, mat, static_cast<int>(ld), x,
+                static_cast<int>(incx), beta, y, static_cast<int>(incy));
   }
 }
 
@@ -88,8 +88,8 @@ void Gemv(bool trans, int64_t rows, int64_t cols, T alpha, const T* mat, int64_t
 // lda/ldb/ldc are the row strides of A, B, C as stored. beta == 0 overwrites C (NaN in C does not leak).
 // REQUIRES: CheckBlasDims(m, n, k) passed for float/double.
 template <typename T>
-void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T beta, T* c, int64_t ldc) {
+void Gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
+          T beta, T* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     // BLAS rejects lda = 0; the product is empty, so only the beta term remains.

@@ -28,7 +28,7 @@ constexpr int64_t kMc = 96;
 // MR rows x 32 columns (two zmm per row); 2 * MR + 3 of the 32 vector registers.
 template <int MR>
 __attribute__((target("avx512f"))) void Kernel512(const float* a, int64_t lda, const float* bp, int64_t kc, float* c,
-                                                   int64_t ldc, int64_t cols, bool acc) {
+                                                  int64_t ldc, int64_t cols, bool acc) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) c0[r] = c1[r] = _mm512_setzero_ps();
@@ -100,9 +100,9 @@ using KernelFn = void (*)(const float*, int64_t, const float*, int64_t, float*, 
 
 constexpr int kMr512 = 12;
 constexpr int kMr256 = 6;
-const KernelFn kKernels512[kMr512 + 1] = {nullptr,          Kernel512<1>, Kernel512<2>,  Kernel512<3>, Kernel512<4>,
-                                          Kernel512<5>,     Kernel512<6>, Kernel512<7>,  Kernel512<8>, Kernel512<9>,
-                                          Kernel512<10>,    Kernel512<11>, Kernel512<12>};
+const KernelFn kKernels512[kMr512 + 1] = {nullptr,       Kernel512<1>,  Kernel512<2>, Kernel512<3>, Kernel512<4>,
+                                          Kernel512<5>,  Kernel512<6>,  Kernel512<7>, Kernel512<8>, Kernel512<9>,
+                                          Kernel512<10>, Kernel512<11>, Kernel512<12>};
 const KernelFn kKernels256[kMr256 + 1] = {nullptr,      Kernel256<1>, Kernel256<2>, Kernel256<3>,
                                           Kernel256<4>, Kernel256<5>, Kernel256<6>};
 
@@ -159,26 +159,10 @@ std::shared_ptr<const PackedMatrix> PackedMatrix::Get(const float* b, int64_t k,
   }
   // Drop expired entries so the map does not grow with every model loaded.
   std::erase_if(cache, [](const auto& kv) { return kv.second.expired(); });
-  const bool avx512 = HasAvx512();
-  const int nr = avx512 ? 32 : 16;
-  const int64_t panels = (n + nr - 1) / nr;
-  std::shared_ptr<void> data = AllocateAligned(static_cast<size_t>(panels * k * nr) * sizeof(float));
+  std::shared_ptr<void> data = AllocateAligned(PackedFloats(k, n) * sizeof(float));
   if (!data) return nullptr;
-  float* dst = static_cast<float*>(data.get());  // zero-filled by AllocateAligned
-  for (int64_t p = 0; p < panels; ++p) {
-    float* panel = dst + p * k * nr;
-    const int64_t cols = std::min<int64_t>(nr, n - p * nr);
-    for (int64_t j = 0; j < cols; ++j) {
-      const int64_t col = p * nr + j;
-      if (trans) {
-        const float* src = b + col * ldb;
-        for (int64_t i = 0; i < k; ++i) panel[i * nr + j] = src[i];
-      } else {
-        for (int64_t i = 0; i < k; ++i) panel[i * nr + j] = b[i * ldb + col];
-      }
-    }
-  }
-  auto packed = std::make_shared<const PackedMatrix>(k, n, nr, avx512, std::move(data));
+  PackInto(b, k, n, ldb, trans, static_cast<float*>(data.get()));
+  auto packed = std::make_shared<const PackedMatrix>(k, n, std::move(data));
   cache[key] = packed;
   return packed;
 #else
@@ -189,12 +173,63 @@ std::shared_ptr<const PackedMatrix> PackedMatrix::Get(const float* b, int64_t k,
 
 void PackedMatrix::Multiply(const float* a, int64_t m, int64_t lda, float* c, int64_t ldc, bool accumulate,
                             int threads) const {
+  MultiplyPacked(static_cast<const float*>(data_.get()), k_, n_, a, m, lda, c, ldc, accumulate, threads);
+}
+
+bool PackedMatrix::Available() {
 #ifdef FERRY_GEMM_PACKED_X86
-  if (m <= 0 || n_ <= 0) return;
-  const float* packed = static_cast<const float*>(data_.get());
-  const int64_t nr = nr_, k = k_, n = n_;
-  const int mr = avx512_ ? kMr512 : kMr256;
-  const KernelFn* kernels = avx512_ ? kKernels512 : kKernels256;
+  return HasAvx2();
+#else
+  return false;
+#endif
+}
+
+size_t PackedMatrix::PackedFloats(int64_t k, int64_t n) {
+#ifdef FERRY_GEMM_PACKED_X86
+  const int64_t nr = HasAvx512() ? 32 : 16;
+  return static_cast<size_t>((n + nr - 1) / nr * nr * k);
+#else
+  (void)k, (void)n;
+  return 0;
+#endif
+}
+
+void PackedMatrix::PackInto(const float* b, int64_t k, int64_t n, int64_t ldb, bool trans, float* dst) {
+#ifdef FERRY_GEMM_PACKED_X86
+  const int64_t nr = HasAvx512() ? 32 : 16;
+  const int64_t panels = (n + nr - 1) / nr;
+  for (int64_t p = 0; p < panels; ++p) {
+    float* panel = dst + p * k * nr;
+    const int64_t col0 = p * nr;
+    const int64_t cols = std::min(nr, n - col0);
+    if (trans) {
+      for (int64_t j = 0; j < cols; ++j) {
+        const float* src = b + (col0 + j) * ldb;
+        for (int64_t i = 0; i < k; ++i) panel[i * nr + j] = src[i];
+      }
+      if (cols < nr) {
+        for (int64_t i = 0; i < k; ++i) std::memset(panel + i * nr + cols, 0, (nr - cols) * sizeof(float));
+      }
+    } else {
+      for (int64_t i = 0; i < k; ++i) {
+        std::memcpy(panel + i * nr, b + i * ldb + col0, cols * sizeof(float));
+        if (cols < nr) std::memset(panel + i * nr + cols, 0, (nr - cols) * sizeof(float));
+      }
+    }
+  }
+#else
+  (void)b, (void)k, (void)n, (void)ldb, (void)trans, (void)dst;
+#endif
+}
+
+void PackedMatrix::MultiplyPacked(const float* packed, int64_t k, int64_t n, const float* a, int64_t m, int64_t lda,
+                                  float* c, int64_t ldc, bool accumulate, int threads) {
+#ifdef FERRY_GEMM_PACKED_X86
+  if (m <= 0 || n <= 0) return;
+  const bool avx512 = HasAvx512();
+  const int64_t nr = avx512 ? 32 : 16;
+  const int mr = avx512 ? kMr512 : kMr256;
+  const KernelFn* kernels = avx512 ? kKernels512 : kKernels256;
   const int64_t panels = (n + nr - 1) / nr;
   ParallelFor(panels, threads, m * k * nr, [&](int64_t p0, int64_t p1) {
     for (int64_t k0 = 0; k0 < k; k0 += kKc) {
@@ -214,7 +249,7 @@ void PackedMatrix::Multiply(const float* a, int64_t m, int64_t lda, float* c, in
     }
   });
 #else
-  (void)a, (void)m, (void)lda, (void)c, (void)ldc, (void)accumulate, (void)threads;
+  (void)packed, (void)k, (void)n, (void)a, (void)m, (void)lda, (void)c, (void)ldc, (void)accumulate, (void)threads;
 #endif
 }
 

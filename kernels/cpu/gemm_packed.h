@@ -9,6 +9,7 @@
 // Thread safety: Get() is thread-safe; a PackedMatrix is immutable and Multiply() may run concurrently.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -31,15 +32,21 @@ class PackedMatrix {
   // Whether the packed path beats BLAS for an [m, k] x [k, n] product (small m, enough work to matter).
   static bool Worthwhile(int64_t m, int64_t k, int64_t n);
 
+  // The same kernel on a caller-owned buffer, for operands that change per call (batched MatMul): PackInto
+  // writes B in the panel layout (PackedFloats(k, n) floats, 64-byte aligned), MultiplyPacked multiplies by it.
+  // REQUIRES: Available().
+  static bool Available();
+  static size_t PackedFloats(int64_t k, int64_t n);
+  static void PackInto(const float* b, int64_t k, int64_t n, int64_t ldb, bool trans, float* dst);
+  static void MultiplyPacked(const float* packed, int64_t k, int64_t n, const float* a, int64_t m, int64_t lda,
+                             float* c, int64_t ldc, bool accumulate, int threads);
+
   // Constructed by Get(); public for make_shared.
-  PackedMatrix(int64_t k, int64_t n, int nr, bool avx512, std::shared_ptr<void> data)
-      : k_(k), n_(n), nr_(nr), avx512_(avx512), data_(std::move(data)) {}
+  PackedMatrix(int64_t k, int64_t n, std::shared_ptr<void> data) : k_(k), n_(n), data_(std::move(data)) {}
 
  private:
   int64_t k_, n_;
-  int nr_;  // columns per panel
-  bool avx512_;
-  std::shared_ptr<void> data_;  // panels of k_ x nr_ floats, zero-padded in the last panel
+  std::shared_ptr<void> data_;  // PackInto's layout
 };
 
 }  // namespace ferry::cpu

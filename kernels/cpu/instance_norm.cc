@@ -31,8 +31,8 @@ class InstanceNormKernel final : public Kernel {
                                DataTypeName(dtype_));
       }
       if (p.numel() != channels_) {
-        return InvalidArgument("input {} of shape {} does not match {} channels", names[i - 1],
-                               ShapeToString(p.shape), channels_);
+        return InvalidArgument("input {} of shape {} does not match {} channels", names[i - 1], ShapeToString(p.shape),
+                               channels_);
       }
     }
     ctx.set_output(0, dtype_, x.shape);

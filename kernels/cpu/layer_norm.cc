@@ -114,7 +114,8 @@ Result<std::unique_ptr<Kernel>> CreateLayerNormalization(const KernelDef& def) {
   FERRY_RETURN_IF_ERROR(CheckTypeIn("input X", DefInputType(def, 0), {DataType::kFloat, DataType::kDouble}, true));
   const int64_t stash = def.attrs.Int("stash_type", 1);
   if (stash != 1) return Unimplemented("stash_type {} is not supported; supported: 1 (float)", stash);
-  if (def.num_outputs > 3) return InvalidArgument("LayerNormalization has 3 outputs, the node declares {}", def.num_outputs);
+  if (def.num_outputs > 3)
+    return InvalidArgument("LayerNormalization has 3 outputs, the node declares {}", def.num_outputs);
   return MakeKernel<LayerNormKernel>(def);
 }
 

@@ -19,8 +19,7 @@ inline DataType DefInputType(const KernelDef& def, size_t i) {
 inline bool DefHasInput(const KernelDef& def, size_t i) { return i < def.input_present.size() && def.input_present[i]; }
 
 // OK when t is one of `allowed`, or when t is kUndefined and allow_undefined (load time: Prepare checks again).
-inline Status CheckTypeIn(const char* what, DataType t, std::initializer_list<DataType> allowed,
-                          bool allow_undefined) {
+inline Status CheckTypeIn(const char* what, DataType t, std::initializer_list<DataType> allowed, bool allow_undefined) {
   if (t == DataType::kUndefined && allow_undefined) return Status::Ok();
   std::string names;
   for (DataType a : allowed) {

@@ -25,10 +25,10 @@ namespace {
 constexpr int64_t kSmallGemmFlops = int64_t{1} << 21;
 
 Status CheckMatMulConfig(DataType t, const Activation& act, bool has_bias) {
-  FERRY_RETURN_IF_ERROR(CheckTypeIn("input A", t,
-                                    {DataType::kFloat, DataType::kDouble, DataType::kInt32, DataType::kInt64,
-                                     DataType::kUInt32, DataType::kUInt64},
-                                    true));
+  FERRY_RETURN_IF_ERROR(CheckTypeIn(
+      "input A", t,
+      {DataType::kFloat, DataType::kDouble, DataType::kInt32, DataType::kInt64, DataType::kUInt32, DataType::kUInt64},
+      true));
   if (t == DataType::kUndefined || t == DataType::kFloat) return Status::Ok();
   if (act.kind != ActivationKind::kNone) {
     return Unimplemented("a fused activation needs float inputs, got {}", DataTypeName(t));
@@ -107,13 +107,20 @@ class MatMulKernel final : public Kernel {
 
   Status Compute(KernelContext& ctx) override {
     switch (dtype_) {
-      case DataType::kFloat: return Run<float>(ctx);
-      case DataType::kDouble: return Run<double>(ctx);
-      case DataType::kInt32: return Run<int32_t>(ctx);
-      case DataType::kInt64: return Run<int64_t>(ctx);
-      case DataType::kUInt32: return Run<uint32_t>(ctx);
-      case DataType::kUInt64: return Run<uint64_t>(ctx);
-      default: return Internal("MatMul: unexpected type {}", DataTypeName(dtype_));
+      case DataType::kFloat:
+        return Run<float>(ctx);
+      case DataType::kDouble:
+        return Run<double>(ctx);
+      case DataType::kInt32:
+        return Run<int32_t>(ctx);
+      case DataType::kInt64:
+        return Run<int64_t>(ctx);
+      case DataType::kUInt32:
+        return Run<uint32_t>(ctx);
+      case DataType::kUInt64:
+        return Run<uint64_t>(ctx);
+      default:
+        return Internal("MatMul: unexpected type {}", DataTypeName(dtype_));
     }
   }
 
@@ -194,9 +201,8 @@ class MatMulKernel final : public Kernel {
       }
       if constexpr (std::is_same_v<T, float>) {
         if (has_act) {
-          ParallelFor(rows, threads, n_ * 8, [&](int64_t r0, int64_t r1) {
-            ApplyActivation(act_, y + r0 * n_, (r1 - r0) * n_);
-          });
+          ParallelFor(rows, threads, n_ * 8,
+                      [&](int64_t r0, int64_t r1) { ApplyActivation(act_, y + r0 * n_, (r1 - r0) * n_); });
         }
       }
       return Status::Ok();

@@ -60,11 +60,16 @@ T PowScalar(T x, E e) {
 template <typename T, typename E>
 void RunPow(const MultiBroadcastPlan& plan, const T* x, const E* e, T* out, int64_t e_numel, int threads) {
   if constexpr (std::is_floating_point_v<T>) {
-    // Squares and square roots are common exponents (norms, variance) and need no pow call.
+    // Squares, cubes and square roots are common exponents (norms, variance, GELU) and need no pow call.
     if (e_numel == 1) {
       const double v = static_cast<double>(e[0]);
       if (v == 2.0) {
         BroadcastBinary(plan, x, e, out, threads, 1, [](T a, E) { return a * a; });
+        return;
+      }
+      if (v == 3.0) {
+        // GELU's tanh approximation cubes; x * x * x is within 2 ulp of pow.
+        BroadcastBinary(plan, x, e, out, threads, 1, [](T a, E) { return a * a * a; });
         return;
       }
       if (v == 1.0) {

@@ -46,9 +46,9 @@ Status ScatterReduce(const TensorView& data, const TensorView& ind, const Tensor
   T* o = out.as<T>();
   const T* u = upd.as<T>();
   if (red == Reduction::kAdd) {
-    return ForEachScatter<I>(data, ind, axis, [&](int64_t d, int64_t s) { o[d] = static_cast<T>(o[d] + u[s]); });
+    return ForEachScatter<I>(data, ind, axis, [&](int64_t d, int64_t s) { o[d] = WrapAdd(o[d], u[s]); });
   }
-  return ForEachScatter<I>(data, ind, axis, [&](int64_t d, int64_t s) { o[d] = static_cast<T>(o[d] * u[s]); });
+  return ForEachScatter<I>(data, ind, axis, [&](int64_t d, int64_t s) { o[d] = WrapMul(o[d], u[s]); });
 }
 
 template <typename I>

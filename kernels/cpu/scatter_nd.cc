@@ -33,9 +33,9 @@ void Combine(char* out, const char* upd, int64_t n, Reduction red) {
   T* o = reinterpret_cast<T*>(out);
   const T* u = reinterpret_cast<const T*>(upd);
   if (red == Reduction::kAdd) {
-    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(o[i] + u[i]);
+    for (int64_t i = 0; i < n; ++i) o[i] = WrapAdd(o[i], u[i]);
   } else {
-    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(o[i] * u[i]);
+    for (int64_t i = 0; i < n; ++i) o[i] = WrapMul(o[i], u[i]);
   }
 }
 

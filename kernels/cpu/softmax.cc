@@ -166,7 +166,8 @@ class SoftmaxKernel final : public Kernel {
 
 Result<std::unique_ptr<Kernel>> Create(const KernelDef& def, Mode mode) {
   FERRY_RETURN_IF_ERROR(CheckTypeIn("input 0", DefInputType(def, 0), {DataType::kFloat, DataType::kDouble}, true));
-  if (def.num_outputs > 1) return InvalidArgument("{} has one output, the node declares {}", def.op_type, def.num_outputs);
+  if (def.num_outputs > 1)
+    return InvalidArgument("{} has one output, the node declares {}", def.op_type, def.num_outputs);
   return MakeKernel<SoftmaxKernel>(def, mode);
 }
 

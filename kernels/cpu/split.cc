@@ -36,12 +36,15 @@ class SplitKernel : public Kernel {
       return InvalidArgument("Split: 'split' has {} entries but the node has {} outputs", split.size(), n);
     }
     int64_t sum = 0;
+    bool over = false;
     for (int64_t s : split) {
       if (s < 0) return InvalidArgument("Split: 'split' has a negative entry {}", s);
-      sum += s;
+      over = over || s > dim - sum;  // the sum would pass dim (tested this way so it cannot overflow)
+      if (!over) sum += s;
     }
-    if (sum != dim) {
-      return InvalidArgument("Split: 'split' entries sum to {} but axis {} has size {}", sum, axis_n_, dim);
+    if (over || sum != dim) {
+      return InvalidArgument("Split: 'split' entries {} do not sum to the size {} of axis {}", ShapeToString(split),
+                             dim, axis_n_);
     }
     split_ = split;
     for (int64_t i = 0; i < n; ++i) {

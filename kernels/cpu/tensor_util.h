@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/kernel.h"
@@ -106,6 +107,27 @@ void ForEachRow(const Shape& shape, const std::vector<int64_t>& strides, int64_t
       off -= strides[k] * shape[k];
       idx[k] = 0;
     }
+  }
+}
+
+// a + b and a * b that wrap around for integers (as numpy and onnxruntime do) instead of overflowing.
+template <typename T>
+T WrapAdd(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(static_cast<U>(a) + static_cast<U>(b)));
+  } else {
+    return a + b;
+  }
+}
+template <typename T>
+T WrapMul(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    // Promote narrow types to unsigned int first: uint16_t * uint16_t would otherwise multiply as signed int.
+    using U = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
+    return static_cast<T>(static_cast<U>(static_cast<U>(a) * static_cast<U>(b)));
+  } else {
+    return a * b;
   }
 }
 

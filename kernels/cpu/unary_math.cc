@@ -15,19 +15,43 @@ namespace ferry::cpu {
 namespace {
 
 enum class UnaryOp {
-  kExp, kLog, kSqrt, kReciprocal, kFloor, kCeil, kRound, kErf,
-  kSin, kCos, kTan, kAsin, kAcos, kAtan, kSinh, kCosh, kAsinh, kAcosh, kAtanh,
-  kNeg, kAbs, kSign, kIsNaN, kIsInf,
+  kExp,
+  kLog,
+  kSqrt,
+  kReciprocal,
+  kFloor,
+  kCeil,
+  kRound,
+  kErf,
+  kSin,
+  kCos,
+  kTan,
+  kAsin,
+  kAcos,
+  kAtan,
+  kSinh,
+  kCosh,
+  kAsinh,
+  kAcosh,
+  kAtanh,
+  kNeg,
+  kAbs,
+  kSign,
+  kIsNaN,
+  kIsInf,
 };
 
 enum class TypeClass { kFloat, kSigned, kNumeric };
 
 TypeClass ClassOf(UnaryOp op) {
   switch (op) {
-    case UnaryOp::kNeg: return TypeClass::kSigned;
+    case UnaryOp::kNeg:
+      return TypeClass::kSigned;
     case UnaryOp::kAbs:
-    case UnaryOp::kSign: return TypeClass::kNumeric;
-    default: return TypeClass::kFloat;
+    case UnaryOp::kSign:
+      return TypeClass::kNumeric;
+    default:
+      return TypeClass::kFloat;
   }
 }
 
@@ -72,25 +96,60 @@ void RunFloat(UnaryOp op, const T* x, T* y, int64_t n, int threads) {
         MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::erf(v); });
       }
       return;
-    case UnaryOp::kLog: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::log(v); }); return;
-    case UnaryOp::kSqrt: MapUnary(x, y, n, threads, 2, [](T v) { return std::sqrt(v); }); return;
-    case UnaryOp::kReciprocal: MapUnary(x, y, n, threads, 2, [](T v) { return T{1} / v; }); return;
-    case UnaryOp::kFloor: MapUnary(x, y, n, threads, kCheap, [](T v) { return std::floor(v); }); return;
-    case UnaryOp::kCeil: MapUnary(x, y, n, threads, kCheap, [](T v) { return std::ceil(v); }); return;
+    case UnaryOp::kLog:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::log(v); });
+      return;
+    case UnaryOp::kSqrt:
+      MapUnary(x, y, n, threads, 2, [](T v) { return std::sqrt(v); });
+      return;
+    case UnaryOp::kReciprocal:
+      MapUnary(x, y, n, threads, 2, [](T v) { return T{1} / v; });
+      return;
+    case UnaryOp::kFloor:
+      MapUnary(x, y, n, threads, kCheap, [](T v) { return std::floor(v); });
+      return;
+    case UnaryOp::kCeil:
+      MapUnary(x, y, n, threads, kCheap, [](T v) { return std::ceil(v); });
+      return;
     // Round half to even, as ONNX specifies: nearbyint under the default rounding mode.
-    case UnaryOp::kRound: MapUnary(x, y, n, threads, kCheap, [](T v) { return std::nearbyint(v); }); return;
-    case UnaryOp::kSin: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::sin(v); }); return;
-    case UnaryOp::kCos: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::cos(v); }); return;
-    case UnaryOp::kTan: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::tan(v); }); return;
-    case UnaryOp::kAsin: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::asin(v); }); return;
-    case UnaryOp::kAcos: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::acos(v); }); return;
-    case UnaryOp::kAtan: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::atan(v); }); return;
-    case UnaryOp::kSinh: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::sinh(v); }); return;
-    case UnaryOp::kCosh: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::cosh(v); }); return;
-    case UnaryOp::kAsinh: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::asinh(v); }); return;
-    case UnaryOp::kAcosh: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::acosh(v); }); return;
-    case UnaryOp::kAtanh: MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::atanh(v); }); return;
-    default: return;
+    case UnaryOp::kRound:
+      MapUnary(x, y, n, threads, kCheap, [](T v) { return std::nearbyint(v); });
+      return;
+    case UnaryOp::kSin:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::sin(v); });
+      return;
+    case UnaryOp::kCos:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::cos(v); });
+      return;
+    case UnaryOp::kTan:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::tan(v); });
+      return;
+    case UnaryOp::kAsin:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::asin(v); });
+      return;
+    case UnaryOp::kAcos:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::acos(v); });
+      return;
+    case UnaryOp::kAtan:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::atan(v); });
+      return;
+    case UnaryOp::kSinh:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::sinh(v); });
+      return;
+    case UnaryOp::kCosh:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::cosh(v); });
+      return;
+    case UnaryOp::kAsinh:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::asinh(v); });
+      return;
+    case UnaryOp::kAcosh:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::acosh(v); });
+      return;
+    case UnaryOp::kAtanh:
+      MapUnary(x, y, n, threads, kTranscendental, [](T v) { return std::atanh(v); });
+      return;
+    default:
+      return;
   }
 }
 

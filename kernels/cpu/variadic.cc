@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu/broadcast.h"
+#include "kernels/cpu/elementwise_half.h"
 #include "kernels/cpu/elementwise_scalar.h"
 #include "kernels/cpu/elementwise_types.h"
 #include "kernels/kernel.h"
@@ -18,13 +19,13 @@ enum class VariadicOp { kSum, kMean, kMax, kMin };
 
 bool OpSupports(VariadicOp op, DataType t) {
   // Mean of integers would need a rounding rule ONNX does not define; it allows float types only.
-  if (op == VariadicOp::kMean) return TypeListHas(EwFloatTypes{}, t);
-  return TypeListHas(EwNumericTypes{}, t);
+  if (op == VariadicOp::kMean) return TypeListHas(EwFloatHalfTypes{}, t);
+  return TypeListHas(EwNumericHalfTypes{}, t);
 }
 
 Status CheckType(VariadicOp op, DataType t) {
   if (t == DataType::kUndefined || OpSupports(op, t)) return Status::Ok();
-  auto names = op == VariadicOp::kMean ? TypeListNames(EwFloatTypes{}) : TypeListNames(EwNumericTypes{});
+  auto names = op == VariadicOp::kMean ? TypeListNames(EwFloatHalfTypes{}) : TypeListNames(EwNumericHalfTypes{});
   return Unimplemented("input type {} is not supported; supported: {}", DataTypeName(t), names);
 }
 
@@ -33,13 +34,13 @@ void Fold(VariadicOp op, const MultiBroadcastPlan& plan, const T* a, const T* b,
   switch (op) {
     case VariadicOp::kSum:
     case VariadicOp::kMean:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return EwAdd(x, y); });
+      BroadcastBinary(plan, a, b, out, threads, 1, EwLift<T>([](auto x, auto y) { return EwAdd(x, y); }));
       return;
     case VariadicOp::kMax:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return EwMax(x, y); });
+      BroadcastBinary(plan, a, b, out, threads, 1, EwLift<T>([](auto x, auto y) { return EwMax(x, y); }));
       return;
     case VariadicOp::kMin:
-      BroadcastBinary(plan, a, b, out, threads, 1, [](T x, T y) { return EwMin(x, y); });
+      BroadcastBinary(plan, a, b, out, threads, 1, EwLift<T>([](auto x, auto y) { return EwMin(x, y); }));
       return;
   }
 }
@@ -85,7 +86,7 @@ class VariadicKernel : public Kernel {
       if (out.nbytes() != 0) std::memmove(out.data, ctx.input(0).data, out.nbytes());
       return Status::Ok();
     }
-    bool done = VisitType(EwNumericTypes{}, dtype, [&](auto tag) {
+    bool done = VisitType(EwNumericHalfTypes{}, dtype, [&](auto tag) {
       using T = typename decltype(tag)::type;
       T* o = out.as<T>();
       const int threads = ctx.num_threads();
@@ -95,6 +96,12 @@ class VariadicKernel : public Kernel {
         if (op_ == VariadicOp::kMean) {
           const T count = static_cast<T>(n);
           MapUnary(o, o, out.numel(), threads, 1, [count](T v) { return v / count; });
+        }
+      } else if constexpr (std::is_same_v<T, EwHalf>) {
+        if (op_ == VariadicOp::kMean) {
+          const float count = static_cast<float>(n);
+          MapUnary(o, o, out.numel(), threads, 2,
+                   [count](EwHalf v) { return EwHalf{EwFloatToHalf(EwHalfToFloat(v.bits) / count)}; });
         }
       }
     });

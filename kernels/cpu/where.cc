@@ -19,22 +19,15 @@ void SelectRun(const uint8_t* c, const T* x, const T* y, T* out, int64_t len) {
 
 template <typename T>
 void Select(const MultiBroadcastPlan& plan, const uint8_t* c, const T* x, const T* y, T* out, int threads) {
-  const int mask = static_cast<int>(plan.row_stride[0] | (plan.row_stride[1] << 1) | (plan.row_stride[2] << 2));
-  ForEachBroadcastRun(plan, threads, 1, [&](int64_t o, const int64_t* in, int64_t len) __attribute__((flatten)) {
-    const uint8_t* pc = c + in[0];
-    const T* px = x + in[1];
-    const T* py = y + in[2];
-    T* po = out + o;
-    switch (mask) {
-      case 0: SelectRun<T, 0, 0, 0>(pc, px, py, po, len); break;
-      case 1: SelectRun<T, 1, 0, 0>(pc, px, py, po, len); break;
-      case 2: SelectRun<T, 0, 1, 0>(pc, px, py, po, len); break;
-      case 3: SelectRun<T, 1, 1, 0>(pc, px, py, po, len); break;
-      case 4: SelectRun<T, 0, 0, 1>(pc, px, py, po, len); break;
-      case 5: SelectRun<T, 1, 0, 1>(pc, px, py, po, len); break;
-      case 6: SelectRun<T, 0, 1, 1>(pc, px, py, po, len); break;
-      default: SelectRun<T, 1, 1, 1>(pc, px, py, po, len); break;
-    }
+  using RunFn = void (*)(const uint8_t*, const T*, const T*, T*, int64_t);
+  // Indexed by the stride mask c | x << 1 | y << 2.
+  static constexpr RunFn kRuns[8] = {
+      &SelectRun<T, 0, 0, 0>, &SelectRun<T, 1, 0, 0>, &SelectRun<T, 0, 1, 0>, &SelectRun<T, 1, 1, 0>,
+      &SelectRun<T, 0, 0, 1>, &SelectRun<T, 1, 0, 1>, &SelectRun<T, 0, 1, 1>, &SelectRun<T, 1, 1, 1>,
+  };
+  const RunFn run = kRuns[plan.row_stride[0] | (plan.row_stride[1] << 1) | (plan.row_stride[2] << 2)];
+  ForEachBroadcastRun(plan, threads, 1, [&](int64_t o, const int64_t* in, int64_t len) {
+    run(c + in[0], x + in[1], y + in[2], out + o, len);
   });
 }
 
@@ -53,7 +46,8 @@ class WhereKernel : public Kernel {
     const TensorView& c = ctx.input(0);
     const TensorView& x = ctx.input(1);
     const TensorView& y = ctx.input(2);
-    if (c.dtype != DataType::kBool) return InvalidArgument("condition has type {}; expected bool", DataTypeName(c.dtype));
+    if (c.dtype != DataType::kBool)
+      return InvalidArgument("condition has type {}; expected bool", DataTypeName(c.dtype));
     if (x.dtype != y.dtype) {
       return InvalidArgument("X has type {} but Y has type {}", DataTypeName(x.dtype), DataTypeName(y.dtype));
     }
@@ -74,11 +68,20 @@ class WhereKernel : public Kernel {
     void* out = ctx.output(0).data;
     const int threads = ctx.num_threads();
     switch (DataTypeSize(ctx.input(1).dtype)) {
-      case 1: SelectBytes<uint8_t>(plan_, c, x, y, out, threads); break;
-      case 2: SelectBytes<uint16_t>(plan_, c, x, y, out, threads); break;
-      case 4: SelectBytes<uint32_t>(plan_, c, x, y, out, threads); break;
-      case 8: SelectBytes<uint64_t>(plan_, c, x, y, out, threads); break;
-      default: return Internal("unexpected element size");
+      case 1:
+        SelectBytes<uint8_t>(plan_, c, x, y, out, threads);
+        break;
+      case 2:
+        SelectBytes<uint16_t>(plan_, c, x, y, out, threads);
+        break;
+      case 4:
+        SelectBytes<uint32_t>(plan_, c, x, y, out, threads);
+        break;
+      case 8:
+        SelectBytes<uint64_t>(plan_, c, x, y, out, threads);
+        break;
+      default:
+        return Internal("unexpected element size");
     }
     return Status::Ok();
   }
