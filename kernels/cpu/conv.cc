@@ -24,6 +24,10 @@ namespace {
 constexpr int64_t kColTileBytes = int64_t{1} << 20;
 // Narrower tiles make the GEMM repack its weights too often for the work done.
 constexpr int64_t kMinTileCols = 256;
+// To spread a small conv over threads, column tiles may go down to this width before output channels are split.
+constexpr int64_t kMinSplitCols = 64;
+// Column buffers are planned for at most this many threads.
+constexpr int kMaxPlannedThreads = 16;
 // Above this many outputs per group, a Cg == 1 conv is a real GEMM rather than a depthwise filter.
 constexpr int64_t kMaxDirectOutputsPerGroup = 4;
 
@@ -81,8 +85,10 @@ class ConvKernel : public Kernel {
     }
     direct_ = !pointwise_ && cg_ == 1 && mg_ <= kMaxDirectOutputsPerGroup;
 
-    PlanWork(ctx.num_threads());
-    ctx.request_scratch(static_cast<size_t>(col_floats_) * (mode_ == Mode::kUnits ? threads_ : 1) * sizeof(float));
+    // The thread budget: the context's, or the BLAS threads pinned on the planning thread when that is larger
+    // (a plan may be made before the worker that runs it sets the context's count).
+    PlanWork(std::min(kMaxPlannedThreads, std::max(ctx.num_threads(), omp_get_max_threads())));
+    ctx.request_scratch(static_cast<size_t>(col_floats_) * threads_ * sizeof(float));
     return Status::Ok();
   }
 
@@ -93,13 +99,8 @@ class ConvKernel : public Kernel {
     float* y = ctx.output(0).as<float>();
     const int64_t out_size = g_.out_size();
     if (n_ == 0 || m_ == 0 || out_size == 0) return Status::Ok();
-    int threads = std::max(1, ctx.num_threads());
-    Mode mode = mode_;
-    if (mode == Mode::kUnits) {
-      threads = std::min(threads, threads_);  // one column buffer per thread was planned
-    } else if (mode == Mode::kSerial && threads > 1) {
-      mode = Mode::kShared;  // planned for fewer threads than we have: share the one column buffer
-    }
+    // One column buffer per planned thread.
+    const int threads = std::min(std::max(1, ctx.num_threads()), threads_);
     if (kg_ == 0) {  // no input channels: the output is the bias alone
       std::memset(y, 0, static_cast<size_t>(n_ * m_ * out_size) * sizeof(float));
       for (int64_t n = 0; n < n_; ++n) BiasActivation(y + n * m_ * out_size, m_, out_size, out_size, bias, act_);
@@ -110,38 +111,32 @@ class ConvKernel : public Kernel {
       return Status::Ok();
     }
     float* scratch = static_cast<float*>(ctx.scratch());
-    const int64_t units = n_ * group_ * num_tiles_;
-    if (mode == Mode::kShared && threads > 1) {
-      ComputeShared(x, w, bias, y, scratch, threads);
-    } else if (mode == Mode::kUnits && threads > 1) {
-      // OpenBLAS runs single-threaded inside a parallel region, so each thread owns whole units. Threads take
-      // units as they go rather than in fixed shares, so a thread that loses its core to another process
-      // does not hold the others back.
-      std::atomic<int64_t> next{0};
+    const int64_t units = n_ * group_ * num_tiles_ * num_mblocks_;
+    if (threads <= 1) {
+      int64_t cached = -1;
+      for (int64_t u = 0; u < units; ++u) RunUnit(u, x, w, bias, y, scratch, &cached);
+      return Status::Ok();
+    }
+    // One parallel region and no barrier: under load, every synchronization point costs a scheduler delay.
+    // OpenBLAS runs single-threaded inside the region, so each thread owns whole units, taking them as it goes
+    // (not in fixed shares) so that a thread which loses its core does not hold the others back.
+    std::atomic<int64_t> next{0};
 #pragma omp parallel num_threads(threads)
-      {
-        float* col = scratch + col_floats_ * omp_get_thread_num();
-        for (int64_t u = next.fetch_add(1); u < units; u = next.fetch_add(1))
-          RunUnit(u, x, w, bias, y, col, 0, mg_, true);
-      }
-    } else {
-      for (int64_t u = 0; u < units; ++u) RunUnit(u, x, w, bias, y, scratch, 0, mg_, true);
+    {
+      float* col = scratch + col_floats_ * omp_get_thread_num();
+      int64_t cached = -1;
+      for (int64_t u = next.fetch_add(1); u < units; u = next.fetch_add(1)) RunUnit(u, x, w, bias, y, col, &cached);
     }
     return Status::Ok();
   }
 
  private:
-  enum class Mode {
-    kSerial,  // one thread does everything
-    kUnits,   // threads take whole (image, group, column tile) units, each with its own column buffer
-    kShared,  // all threads work on one unit at a time: im2col by rows, then the GEMM by output channels
-  };
-
-  // Chooses the column tiling and how threads share the work.
+  // Splits the work into units of (image, group, column tile, output-channel block), enough of them to keep
+  // `threads` threads equally busy: column tiles first sized for L2, then cut finer, and output channels split
+  // only when the feature map is too small to cut (each block then repeats its tile's im2col).
   void PlanWork(int threads) {
     const int64_t out_size = g_.out_size();
     threads_ = std::max(1, threads);
-    // Tiles whose column matrix fits in L2.
     int64_t tiles = 1;
     if (!pointwise_ && kg_ * out_size * 4 > kColTileBytes) {
       const int64_t cols = std::max(kMinTileCols, kColTileBytes / (4 * kg_));
@@ -151,43 +146,37 @@ class ConvKernel : public Kernel {
     auto balanced = [&](int64_t units) {
       return units >= threads_ && (units % threads_ == 0 || units >= 4 * threads_);
     };
-    mode_ = Mode::kSerial;
-    if (threads_ > 1) {
-      if (balanced(images * tiles)) {
-        mode_ = Mode::kUnits;
-      } else if (out_size >= threads_ * kMinTileCols) {
-        // Enough columns: cut them finer until the units spread evenly (a multiple of threads_ always does).
-        while (!balanced(images * tiles)) ++tiles;
-        mode_ = Mode::kUnits;
+    int64_t mblocks = 1;
+    if (threads_ > 1 && !balanced(images * tiles)) {
+      int64_t t = tiles;
+      while (!balanced(images * t) && out_size / (t + 1) >= kMinSplitCols) ++t;
+      if (balanced(images * t)) {
+        tiles = t;
       } else {
-        // Few columns (late, small feature maps at small batch): splitting output channels keeps each GEMM
-        // wide and packs each weight row once.
-        mode_ = Mode::kShared;
+        mblocks = std::min<int64_t>(threads_, std::max<int64_t>(1, (mg_ + 15) / 16));
       }
     }
     num_tiles_ = std::min(tiles, std::max<int64_t>(out_size, 1));
+    num_mblocks_ = mblocks;
+    // Output-channel blocks in multiples of 16 rows, the GEMM micro-kernel's height.
+    mblock_rows_ = ((mg_ + mblocks - 1) / mblocks + 15) / 16 * 16;
     const int64_t max_cols = (out_size + num_tiles_ - 1) / num_tiles_;
     col_floats_ = (pointwise_ || direct_) ? 0 : kg_ * max_cols;
   }
 
-  // Columns [p0, p1) of tile t: an even integer partition of the output positions.
-  void TileRange(int64_t t, int64_t* p0, int64_t* p1) const {
+  // One unit: im2col of its tile (unless pointwise, or already in col from this thread's previous unit, as
+  // *cached records), then GEMM and bias + activation for its block of output channels.
+  void RunUnit(int64_t u, const float* x, const float* w, const float* bias, float* y, float* col,
+               int64_t* cached) const {
     const int64_t out_size = g_.out_size();
-    *p0 = out_size * t / num_tiles_;
-    *p1 = out_size * (t + 1) / num_tiles_;
-  }
-
-  // One (image, group, column tile) unit: im2col (unless done already or pointwise), then GEMM and epilogue for
-  // output channels [m0, m1) of the group.
-  void RunUnit(int64_t u, const float* x, const float* w, const float* bias, float* y, float* col, int64_t m0,
-               int64_t m1, bool im2col) const {
-    const int64_t out_size = g_.out_size();
-    const int64_t tile = u % num_tiles_;
-    const int64_t grp = (u / num_tiles_) % group_;
-    const int64_t n = u / (num_tiles_ * group_);
-    int64_t p0, p1;
-    TileRange(tile, &p0, &p1);
-    const int64_t cols = p1 - p0;
+    const int64_t mb = u % num_mblocks_;
+    const int64_t tile_id = u / num_mblocks_;  // (image, group, tile) index
+    const int64_t tile = tile_id % num_tiles_;
+    const int64_t grp = (tile_id / num_tiles_) % group_;
+    const int64_t n = tile_id / (num_tiles_ * group_);
+    const int64_t p0 = out_size * tile / num_tiles_, p1 = out_size * (tile + 1) / num_tiles_, cols = p1 - p0;
+    const int64_t m0 = std::min(mg_, mb * mblock_rows_), m1 = std::min(mg_, m0 + mblock_rows_);
+    if (m1 <= m0 || cols == 0) return;
     const float* xg = x + (n * c_ + grp * cg_) * g_.in_size();
     float* yg = y + (n * m_ + grp * mg_) * out_size;
     const float* b_mat = col;
@@ -195,42 +184,15 @@ class ConvKernel : public Kernel {
     if (pointwise_) {
       b_mat = xg + p0;
       ldb = out_size;
-    } else if (im2col) {
+    } else if (*cached != tile_id) {
       Im2ColRows(xg, g_, 0, kg_, p0, p1, col);
+      *cached = tile_id;
     }
-    if (m1 <= m0 || cols == 0) return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m1 - m0), static_cast<int>(cols),
                 static_cast<int>(kg_), 1.f, w + (grp * mg_ + m0) * kg_, static_cast<int>(kg_), b_mat,
                 static_cast<int>(ldb), 0.f, yg + m0 * out_size + p0, static_cast<int>(out_size));
     BiasActivation(yg + m0 * out_size + p0, m1 - m0, cols, out_size, bias != nullptr ? bias + grp * mg_ + m0 : nullptr,
                    act_);
-  }
-
-  // Mode::kShared: one parallel region for the whole conv; threads meet at a barrier after each im2col and
-  // after each GEMM (before the column buffer is overwritten).
-  void ComputeShared(const float* x, const float* w, const float* bias, float* y, float* col, int threads) const {
-    const int64_t units = n_ * group_ * num_tiles_;
-#pragma omp parallel num_threads(threads)
-    {
-      const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-      // Output-channel blocks in multiples of 16, the GEMM micro-kernel's row count.
-      const int64_t mblk = ((mg_ + nt - 1) / nt + 15) / 16 * 16;
-      const int64_t m0 = std::min(mg_, tid * mblk), m1 = std::min(mg_, m0 + mblk);
-      for (int64_t u = 0; u < units; ++u) {
-        if (!pointwise_) {
-          const int64_t tile = u % num_tiles_, grp = (u / num_tiles_) % group_, n = u / (num_tiles_ * group_);
-          int64_t p0, p1;
-          TileRange(tile, &p0, &p1);
-          const int64_t r0 = kg_ * tid / nt, r1 = kg_ * (tid + 1) / nt;
-          Im2ColRows(x + (n * c_ + grp * cg_) * g_.in_size(), g_, r0, r1, p0, p1, col);
-#pragma omp barrier
-        }
-        RunUnit(u, x, w, bias, y, col, m0, m1, /*im2col=*/false);
-        if (!pointwise_) {
-#pragma omp barrier
-        }
-      }
-    }
   }
 
   // Cg == 1: each output channel filters one input channel.
@@ -290,8 +252,7 @@ class ConvKernel : public Kernel {
   bool has_bias_ = false;
   bool pointwise_ = false;
   bool direct_ = false;
-  Mode mode_ = Mode::kSerial;
-  int64_t num_tiles_ = 1;
+  int64_t num_tiles_ = 1, num_mblocks_ = 1, mblock_rows_ = 1;
   int threads_ = 1;
   int64_t col_floats_ = 0;
 };

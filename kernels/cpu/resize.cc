@@ -103,6 +103,10 @@ class ResizeKernel final : public Kernel {
         if (lr > kMaxOutput) return InvalidArgument("scales[{}] = {} gives too large an output", d, scale);
         out = static_cast<int64_t>(std::floor(lr));
       }
+      if (cfg_.opts.mode == Mode::kCubic && cfg_.opts.coord == Coord::kPytorchHalfPixel && out == 1 && in > 1) {
+        // The spec samples x = 0 here, the ONNX reference x = -0.5; for cubic the two answers differ.
+        return Unimplemented("cubic pytorch_half_pixel resize of axis {} to length 1 is ambiguous", d);
+      }
       out_shape[d] = out;
       total *= static_cast<double>(out);
       if (total > kMaxOutput) return InvalidArgument("the output would have over 2^40 elements");

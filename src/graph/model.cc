@@ -63,11 +63,8 @@ Result<std::shared_ptr<const Model>> Model::FromGraph(Graph graph, const OnnxMod
   for (Node& n : graph.nodes)
     for (int& v : n.outputs)
       if (v < 0) v = graph.NewValue((n.name.empty() ? n.op_type : n.name) + "_unused");
-  // Refuse unsupported nodes before optimizing, so the message names the node as exported.
-  for (const Node& n : graph.nodes) {
-    Status s = m->backend_->Supports(MakeKernelDef(graph, n));
-    if (!s.ok()) return Status(s.code(), graph.Describe(n) + ": " + s.message());
-  }
+  // Unsupported nodes are refused by Init(), after folding has turned Constant nodes into initializers
+  // (kernels may require some inputs to be constant); rewritten nodes keep their exported names.
   if (options.optimize) FERRY_RETURN_IF_ERROR(OptimizeGraph(graph, *m->backend_, &m->stats_));
   m->graph_ = std::move(graph);
   FERRY_RETURN_IF_ERROR(m->Init());
