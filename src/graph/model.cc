@@ -27,6 +27,13 @@ const std::map<std::string, std::vector<int>>& ValueSlots() {
 // Ops whose outputs depend only on their inputs' shapes, so they can be computed while planning.
 bool ShapeOnly(const std::string& op) { return op == "Shape" || op == "Size"; }
 
+// Ops whose first output holds exactly the bytes of their first input: the plan lets the output share the
+// input's arena buffer, and the kernel's copy becomes a no-op.
+bool ViewOp(const std::string& op) {
+  return op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity" ||
+         op == "Dropout";
+}
+
 std::vector<TensorSignature> Signatures(const Graph& g, const std::vector<int>& ids) {
   std::vector<TensorSignature> out;
   for (int v : ids) {
@@ -198,6 +205,10 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
     }
   }
   std::vector<int> first(g.values.size(), -1), last(g.values.size(), -1);
+  std::vector<int> root(g.values.size(), -1);  // an aliased value's buffer owner
+  std::vector<bool> is_output(g.values.size(), false);
+  for (int v : g.outputs) is_output[v] = true;
+  auto owner = [&](int v) { return root[v] >= 0 ? root[v] : v; };
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     const Node& node = g.nodes[n];
     FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, backend_->CreateKernel(defs_[n]));
@@ -241,7 +252,7 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
     }
     const int step = static_cast<int>(plan->steps.size());
     for (int v : node.inputs)
-      if (v >= 0 && slots[v].kind == ValueSlot::Kind::kArena) last[v] = step;
+      if (v >= 0 && slots[v].kind == ValueSlot::Kind::kArena) last[owner(v)] = step;
     for (size_t k = 0; k < node.outputs.size(); ++k) {
       int v = node.outputs[k];
       ValueSlot& s = slots[v];
@@ -249,6 +260,11 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
       s.dtype = ctx.outputs_[k].dtype;
       s.shape = ctx.outputs_[k].shape;
       first[v] = last[v] = step;
+      const int in = node.inputs.empty() ? -1 : node.inputs[0];
+      if (k == 0 && ViewOp(node.op_type) && !is_output[v] && in >= 0 && !is_output[in] && slots[in].kind == ValueSlot::Kind::kArena &&
+          slots[in].dtype == s.dtype && NumElements(slots[in].shape) == NumElements(s.shape)) {
+        root[v] = owner(in);
+      }
     }
     plan->scratch_bytes = std::max(plan->scratch_bytes, ctx.scratch_bytes_);
     PlanStep ps;
@@ -271,13 +287,15 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
   std::vector<BufferRequest> requests;
   std::vector<int> ids;
   for (size_t v = 0; v < slots.size(); ++v) {
-    if (slots[v].kind != ValueSlot::Kind::kArena) continue;
+    if (slots[v].kind != ValueSlot::Kind::kArena || root[v] >= 0) continue;
     requests.push_back(BufferRequest{static_cast<size_t>(NumElements(slots[v].shape)) * DataTypeSize(slots[v].dtype),
                                      first[v], last[v]});
     ids.push_back(static_cast<int>(v));
   }
   MemoryPlan mem = PlanMemory(requests);
   for (size_t i = 0; i < ids.size(); ++i) slots[ids[i]].offset = mem.offsets[i];
+  for (size_t v = 0; v < slots.size(); ++v)
+    if (root[v] >= 0) slots[v].offset = slots[root[v]].offset;
   plan->arena_bytes = mem.arena_bytes;
   plan->intermediate_bytes = mem.total_bytes;
   return plan;
