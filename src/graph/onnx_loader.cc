@@ -287,6 +287,8 @@ Result<Graph> ConvertModel(const onnx::ModelProto& model) {
     node.domain = np.domain() == "ai.onnx" ? "" : np.domain();
     for (const auto& in : np.input()) node.inputs.push_back(in.empty() ? -1 : g.AddValue(in));
     for (const auto& out : np.output()) node.outputs.push_back(out.empty() ? -1 : g.AddValue(out));
+    // Trailing empty names are absent optional outputs: the node has fewer outputs.
+    while (!node.outputs.empty() && node.outputs.back() < 0) node.outputs.pop_back();
     for (const auto& a : np.attribute()) {
       if (!a.ref_attr_name().empty()) return Unimplemented("attribute references are not supported");
       auto v = ConvertAttribute(a);
