@@ -179,7 +179,7 @@ std::string Model::PlanKey(const std::vector<TensorView>& inputs) const {
   return key;
 }
 
-Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& inputs) const {
+Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& inputs, int num_threads) const {
   const Graph& g = graph_;
   auto plan = std::make_unique<Plan>();
   plan->key = PlanKey(inputs);
@@ -213,6 +213,7 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
     const Node& node = g.nodes[n];
     FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, backend_->CreateKernel(defs_[n]));
     KernelContext ctx;
+    ctx.num_threads_ = num_threads;
     bool all_known = true;
     for (int v : node.inputs) {
       ctx.present_.push_back(v >= 0);

@@ -90,8 +90,9 @@ class Model {
   Status CheckInputs(const std::vector<TensorView>& inputs) const;
   // The plan key of these inputs.
   std::string PlanKey(const std::vector<TensorView>& inputs) const;
-  // Builds a plan. REQUIRES: CheckInputs(inputs).ok(); data is read only for value-keyed inputs.
-  Result<std::unique_ptr<Plan>> BuildPlan(const std::vector<TensorView>& inputs) const;
+  // Builds a plan for a worker with `num_threads` compute threads (kernels size per-thread scratch from it).
+  // REQUIRES: CheckInputs(inputs).ok(); data is read only for value-keyed inputs.
+  Result<std::unique_ptr<Plan>> BuildPlan(const std::vector<TensorView>& inputs, int num_threads = 1) const;
   // Input shapes for a batch size: symbolic first dims become `batch`, other symbolic dims 1.
   std::vector<Shape> ShapesForBatch(int64_t batch) const;
 

@@ -301,9 +301,9 @@ Result<std::vector<Tensor>> ComputeOnHost(Kernel& kernel, KernelContext& ctx) {
     o.data = t.data();
     outs.push_back(std::move(t));
   }
+  // Folding runs on the planning thread; keep the thread count Prepare sized the scratch for.
   std::shared_ptr<void> scratch = AllocateAligned(ctx.scratch_bytes_);
   ctx.scratch_ = scratch.get();
-  ctx.num_threads_ = 1;
   FERRY_RETURN_IF_ERROR(kernel.Compute(ctx));
   return outs;
 }

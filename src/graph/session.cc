@@ -12,7 +12,7 @@ Result<const Plan*> Session::PlanFor(const std::vector<TensorView>& inputs) {
   std::string key = model_->PlanKey(inputs);
   auto it = plans_.find(key);
   if (it != plans_.end()) return static_cast<const Plan*>(it->second.get());
-  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, model_->BuildPlan(inputs));
+  FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, model_->BuildPlan(inputs, options_.num_threads));
   if (plans_.size() >= kMaxPlans) plans_.clear();
   const Plan* p = plan.get();
   plans_[key] = std::move(plan);
