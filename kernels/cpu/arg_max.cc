@@ -12,6 +12,12 @@ namespace {
 
 constexpr int64_t kColumnBlock = 256;
 
+template <typename T>
+int IsNan(T x) {
+  if constexpr (std::is_floating_point_v<T>) return x != x;
+  return 0;
+}
+
 template <typename T, bool kMax, bool kLast>
 struct Better {
   // True when x should replace the current best b. NaN wins (and, for the first index, stays), as numpy does.
@@ -58,6 +64,38 @@ class ArgKernel final : public Kernel {
   }
 
  private:
+  // Index of the extreme of one contiguous row: a vectorizable pass finds the extreme value (and whether there
+  // is a NaN, which wins), then a scan from the preferred end finds its position.
+  template <bool kLast>
+  static int64_t ArgRow(const T* row, int64_t n) {
+    T m = row[0];
+    int any_nan = 0;
+    if constexpr (kMax) {
+#pragma omp simd reduction(max : m) reduction(| : any_nan)
+      for (int64_t i = 0; i < n; ++i) {
+        m = row[i] > m ? row[i] : m;
+        any_nan |= IsNan(row[i]);
+      }
+    } else {
+#pragma omp simd reduction(min : m) reduction(| : any_nan)
+      for (int64_t i = 0; i < n; ++i) {
+        m = row[i] < m ? row[i] : m;
+        any_nan |= IsNan(row[i]);
+      }
+    }
+    const bool nan = any_nan != 0;
+    if (kLast) {
+      for (int64_t i = n - 1; i >= 0; --i) {
+        if (nan ? row[i] != row[i] : row[i] == m) return i;
+      }
+    } else {
+      for (int64_t i = 0; i < n; ++i) {
+        if (nan ? row[i] != row[i] : row[i] == m) return i;
+      }
+    }
+    return 0;
+  }
+
   template <bool kLast>
   Status Run(KernelContext& ctx) {
     using B = Better<T, kMax, kLast>;
@@ -67,14 +105,7 @@ class ArgKernel final : public Kernel {
     const int64_t n = n_, inner = inner_;
     if (inner == 1) {
       ParallelFor(outer_, ctx.num_threads(), n, [&](int64_t o0, int64_t o1) {
-        for (int64_t o = o0; o < o1; ++o) {
-          const T* row = x + o * n;
-          int64_t best = 0;
-          for (int64_t i = 1; i < n; ++i) {
-            if (B::Replace(row[i], row[best])) best = i;
-          }
-          y[o] = best;
-        }
+        for (int64_t o = o0; o < o1; ++o) y[o] = ArgRow<kLast>(x + o * n, n);
       });
       return Status::Ok();
     }
@@ -92,11 +123,13 @@ class ArgKernel final : public Kernel {
         }
         for (int64_t i = 1; i < n; ++i) {
           const T* row = base + i * inner;
+          // Branch-free selects, so the block vectorizes.
+#pragma omp simd
           for (int64_t j = 0; j < cols; ++j) {
-            if (B::Replace(row[j], best[j])) {
-              best[j] = row[j];
-              out[j] = i;
-            }
+            const T v = row[j];
+            const bool r = B::Replace(v, best[j]);
+            best[j] = r ? v : best[j];
+            out[j] = r ? i : out[j];
           }
         }
       }
@@ -115,7 +148,6 @@ Result<std::unique_ptr<Kernel>> CreateArg(const KernelDef& def) {
   const int64_t axis = def.attrs.Int("axis", 0);
   const bool keepdims = def.attrs.Int("keepdims", 1) != 0;
   const bool last = def.opset >= 12 && def.attrs.Int("select_last_index", 0) != 0;
-  if (def.opset < 11 && axis < 0) return InvalidArgument("axis {} must be >= 0 before opset 11", axis);
   auto make = [=](DataType t) -> Result<std::unique_ptr<Kernel>> {
     std::unique_ptr<Kernel> k;
     reduce::DispatchNumeric(t, [&]<typename T>() { k = std::make_unique<ArgKernel<T, kMax>>(axis, keepdims, last); });

@@ -1,6 +1,7 @@
-// BatchNormalization (opset 7+), inference mode only: Y = (X - mean) / sqrt(var + epsilon) * scale + B per
-// channel (dim 1). Training (opset 14 training_mode = 1, or any output beyond Y, which only training computes)
-// is refused at load. Opset 7-8 spatial = 0 takes per-element statistics of shape X.shape[1:].
+// BatchNormalization (opset 6+), inference mode only: Y = (X - mean) / sqrt(var + epsilon) * scale + B per
+// channel (dim 1). Training (opset 6 is_test = 0, opset 14 training_mode = 1, or any output beyond Y, which only
+// training computes) is refused at load. Opset 6-8 spatial = 0 takes per-element statistics of shape
+// X.shape[1:].
 // Since opset 15 scale/B and mean/var may each be float or double independently of X.
 #include <cmath>
 #include <memory>
@@ -84,6 +85,7 @@ class BatchNormKernel final : public Kernel {
         const T s = static_cast<T>(sub[c]), m = static_cast<T>(mul[c]), a = static_cast<T>(add[c]);
         const T* xr = x + r * inner;
         T* yr = y + r * inner;
+#pragma omp simd
         for (int64_t i = 0; i < inner; ++i) yr[i] = (xr[i] - s) * m + a;
       }
     });
@@ -100,13 +102,16 @@ class BatchNormKernel final : public Kernel {
 
 Result<std::unique_ptr<Kernel>> CreateBatchNormalization(const KernelDef& def) {
   FERRY_RETURN_IF_ERROR(CheckTypeIn("input X", DefInputType(def, 0), {DataType::kFloat, DataType::kDouble}, true));
+  if (def.opset < 7 && def.attrs.Int("is_test", 0) == 0) {
+    return Unimplemented("is_test 0 (training) is not supported (inference only)");
+  }
   if (def.opset >= 14 && def.attrs.Int("training_mode", 0) != 0) {
     return Unimplemented("training_mode 1 is not supported (inference only)");
   }
   if (def.num_outputs > 1) {
     return Unimplemented("outputs beyond Y (running or saved statistics) are training-only and not supported");
   }
-  // The spatial attribute exists only in opsets 7-8; later opsets always normalize per channel.
+  // The spatial attribute exists only up to opset 8; later opsets always normalize per channel.
   bool spatial = def.opset >= 9 || def.attrs.Int("spatial", 1) != 0;
   return MakeKernel<BatchNormKernel>(def, spatial);
 }

@@ -1,9 +1,11 @@
 // Conv (opset 1+): 1-D to 3-D, groups, dilations, strides, pads / auto_pad, optional bias, fused activation.
 //
-// The general path is im2col + SGEMM per (image, group, column tile): the column matrix of one tile stays in
-// L2 and the GEMM writes its tile of the output in place, followed at once by the bias + activation pass.
-// 1x1 stride-1 unpadded convs skip im2col and multiply the input directly. Convs with one input channel per
-// group and few outputs per group (depthwise) run a direct loop, where a GEMM would be a matrix-vector product.
+// The general path is im2col + SGEMM (OpenBLAS) per unit of work, followed at once by the bias + activation
+// pass over the unit's output while it is in cache. A unit is one image (or several, for small feature maps,
+// side by side in one GEMM), one group, and when one image must be spread over threads, a column tile or a
+// block of output channels. 1x1 stride-1 unpadded convs skip im2col and multiply the input directly. Convs
+// with one input channel per group and few outputs per group (depthwise) run a direct loop, where a GEMM
+// would be a matrix-vector product.
 #include <cblas.h>
 #include <omp.h>
 
@@ -14,20 +16,22 @@
 
 #include "kernels/cpu/conv_attrs.h"
 #include "kernels/cpu/conv_epilogue.h"
+#include "kernels/cpu/conv_threads.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/parallel.h"
 
 namespace ferry::cpu {
 namespace {
 
-// Column-matrix tiles up to this size stay resident in L2 between im2col and the GEMM that reads them.
-constexpr int64_t kColTileBytes = int64_t{1} << 20;
+// Small feature maps are multiplied several images at a time, up to about this many GEMM columns: narrow GEMMs
+// run slower and repack the weights on every call.
+constexpr int64_t kTargetCols = 768;
+// A column buffer (per thread) beyond this size is split into column tiles.
+constexpr int64_t kMaxColBytes = int64_t{32} << 20;
 // Narrower tiles make the GEMM repack its weights too often for the work done.
 constexpr int64_t kMinTileCols = 256;
 // To spread a small conv over threads, column tiles may go down to this width before output channels are split.
 constexpr int64_t kMinSplitCols = 64;
-// Column buffers are planned for at most this many threads.
-constexpr int kMaxPlannedThreads = 16;
 // Above this many outputs per group, a Cg == 1 conv is a real GEMM rather than a depthwise filter.
 constexpr int64_t kMaxDirectOutputsPerGroup = 4;
 
@@ -85,10 +89,8 @@ class ConvKernel : public Kernel {
     }
     direct_ = !pointwise_ && cg_ == 1 && mg_ <= kMaxDirectOutputsPerGroup;
 
-    // The thread budget: the context's, or the BLAS threads pinned on the planning thread when that is larger
-    // (a plan may be made before the worker that runs it sets the context's count).
-    PlanWork(std::min(kMaxPlannedThreads, std::max(ctx.num_threads(), omp_get_max_threads())));
-    ctx.request_scratch(static_cast<size_t>(col_floats_) * threads_ * sizeof(float));
+    PlanWork(PlannedThreads(ctx));
+    ctx.request_scratch(static_cast<size_t>(col_floats_ + tmp_floats_) * threads_ * sizeof(float));
     return Status::Ok();
   }
 
@@ -111,7 +113,8 @@ class ConvKernel : public Kernel {
       return Status::Ok();
     }
     float* scratch = static_cast<float*>(ctx.scratch());
-    const int64_t units = n_ * group_ * num_tiles_ * num_mblocks_;
+    const int64_t units = num_blocks_ * group_ * num_tiles_ * num_mblocks_;
+    const int64_t per_thread = col_floats_ + tmp_floats_;
     if (threads <= 1) {
       int64_t cached = -1;
       for (int64_t u = 0; u < units; ++u) RunUnit(u, x, w, bias, y, scratch, &cached);
@@ -123,7 +126,7 @@ class ConvKernel : public Kernel {
     std::atomic<int64_t> next{0};
 #pragma omp parallel num_threads(threads)
     {
-      float* col = scratch + col_floats_ * omp_get_thread_num();
+      float* col = scratch + per_thread * omp_get_thread_num();
       int64_t cached = -1;
       for (int64_t u = next.fetch_add(1); u < units; u = next.fetch_add(1)) RunUnit(u, x, w, bias, y, col, &cached);
     }
@@ -131,68 +134,96 @@ class ConvKernel : public Kernel {
   }
 
  private:
-  // Splits the work into units of (image, group, column tile, output-channel block), enough of them to keep
-  // `threads` threads equally busy: column tiles first sized for L2, then cut finer, and output channels split
-  // only when the feature map is too small to cut (each block then repeats its tile's im2col).
+  // Splits the work into units of (block of images, group, column tile, block of output channels), enough of
+  // them to keep `threads` threads equally busy. Small feature maps take several images per unit; a single
+  // image is cut into column tiles, and when too small for that, into blocks of output channels (each block
+  // then repeats its tile's im2col).
   void PlanWork(int threads) {
     const int64_t out_size = g_.out_size();
     threads_ = std::max(1, threads);
-    int64_t tiles = 1;
-    if (!pointwise_ && kg_ * out_size * 4 > kColTileBytes) {
-      const int64_t cols = std::max(kMinTileCols, kColTileBytes / (4 * kg_));
-      tiles = (out_size + cols - 1) / cols;
-    }
-    const int64_t images = n_ * group_;
-    auto balanced = [&](int64_t units) {
-      return units >= threads_ && (units % threads_ == 0 || units >= 4 * threads_);
-    };
-    int64_t mblocks = 1;
-    if (threads_ > 1 && !balanced(images * tiles)) {
-      int64_t t = tiles;
-      while (!balanced(images * t) && out_size / (t + 1) >= kMinSplitCols) ++t;
-      if (balanced(images * t)) {
-        tiles = t;
-      } else {
-        mblocks = std::min<int64_t>(threads_, std::max<int64_t>(1, (mg_ + 15) / 16));
+    auto balanced = [&](int64_t units) { return Balanced(units, threads_); };
+    int64_t nb = std::clamp<int64_t>(kTargetCols / std::max<int64_t>(out_size, 1), 1, std::max<int64_t>(n_, 1));
+    while (nb > 1 && threads_ > 1 && !balanced((n_ + nb - 1) / nb * group_)) --nb;
+    int64_t tiles = 1, mblocks = 1;
+    if (nb == 1) {
+      if (!pointwise_ && kg_ * out_size * 4 > kMaxColBytes) {
+        const int64_t cols = std::max(kMinTileCols, kMaxColBytes / (4 * kg_));
+        tiles = (out_size + cols - 1) / cols;
+      }
+      const int64_t images = n_ * group_;
+      if (threads_ > 1 && images > 0 && !balanced(images * tiles)) {
+        int64_t t = tiles;
+        while (!balanced(images * t) && out_size / (t + 1) >= kMinSplitCols) ++t;
+        if (balanced(images * t)) {
+          tiles = t;
+        } else {
+          mblocks = std::min<int64_t>(threads_, std::max<int64_t>(1, (mg_ + 15) / 16));
+        }
       }
     }
+    images_per_block_ = nb;
+    num_blocks_ = (n_ + nb - 1) / nb;
     num_tiles_ = std::min(tiles, std::max<int64_t>(out_size, 1));
     num_mblocks_ = mblocks;
     // Output-channel blocks in multiples of 16 rows, the GEMM micro-kernel's height.
     mblock_rows_ = ((mg_ + mblocks - 1) / mblocks + 15) / 16 * 16;
-    const int64_t max_cols = (out_size + num_tiles_ - 1) / num_tiles_;
-    col_floats_ = (pointwise_ || direct_) ? 0 : kg_ * max_cols;
+    const int64_t max_cols = nb > 1 ? nb * out_size : (out_size + num_tiles_ - 1) / num_tiles_;
+    col_floats_ = direct_ || (pointwise_ && nb == 1) ? 0 : kg_ * max_cols;
+    tmp_floats_ = nb > 1 ? mg_ * max_cols : 0;
   }
 
-  // One unit: im2col of its tile (unless pointwise, or already in col from this thread's previous unit, as
-  // *cached records), then GEMM and bias + activation for its block of output channels.
-  void RunUnit(int64_t u, const float* x, const float* w, const float* bias, float* y, float* col,
+  // One unit: im2col of its images or tile (unless pointwise, or already in col from this thread's previous
+  // unit, as *cached records), then GEMM and bias + activation for its block of output channels. buf holds
+  // the column matrix, then (for several images) the GEMM result before it is scattered to the images.
+  void RunUnit(int64_t u, const float* x, const float* w, const float* bias, float* y, float* buf,
                int64_t* cached) const {
-    const int64_t out_size = g_.out_size();
+    const int64_t out_size = g_.out_size(), in_size = g_.in_size();
     const int64_t mb = u % num_mblocks_;
-    const int64_t tile_id = u / num_mblocks_;  // (image, group, tile) index
+    const int64_t tile_id = u / num_mblocks_;  // (image block, group, tile) index
     const int64_t tile = tile_id % num_tiles_;
     const int64_t grp = (tile_id / num_tiles_) % group_;
-    const int64_t n = tile_id / (num_tiles_ * group_);
-    const int64_t p0 = out_size * tile / num_tiles_, p1 = out_size * (tile + 1) / num_tiles_, cols = p1 - p0;
+    const int64_t blk = tile_id / (num_tiles_ * group_);
+    const int64_t n0 = blk * images_per_block_, nimg = std::min(n_ - n0, images_per_block_);
+    const int64_t p0 = out_size * tile / num_tiles_, p1 = out_size * (tile + 1) / num_tiles_;
+    const int64_t cols = nimg > 1 ? nimg * out_size : p1 - p0;
     const int64_t m0 = std::min(mg_, mb * mblock_rows_), m1 = std::min(mg_, m0 + mblock_rows_);
     if (m1 <= m0 || cols == 0) return;
-    const float* xg = x + (n * c_ + grp * cg_) * g_.in_size();
-    float* yg = y + (n * m_ + grp * mg_) * out_size;
+    const float* xg = x + (n0 * c_ + grp * cg_) * in_size;
+    float* col = buf;
     const float* b_mat = col;
     int64_t ldb = cols;
-    if (pointwise_) {
+    if (pointwise_ && nimg == 1) {
       b_mat = xg + p0;
       ldb = out_size;
     } else if (*cached != tile_id) {
-      Im2ColRows(xg, g_, 0, kg_, p0, p1, col);
+      for (int64_t i = 0; i < nimg; ++i) {
+        Im2ColRows(xg + i * c_ * in_size, g_, 0, kg_, p0, p1, col + i * out_size, cols);
+      }
       *cached = tile_id;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m1 - m0), static_cast<int>(cols),
-                static_cast<int>(kg_), 1.f, w + (grp * mg_ + m0) * kg_, static_cast<int>(kg_), b_mat,
-                static_cast<int>(ldb), 0.f, yg + m0 * out_size + p0, static_cast<int>(out_size));
-    BiasActivation(yg + m0 * out_size + p0, m1 - m0, cols, out_size, bias != nullptr ? bias + grp * mg_ + m0 : nullptr,
-                   act_);
+    const float* bg = bias != nullptr ? bias + grp * mg_ + m0 : nullptr;
+    const float* wg = w + (grp * mg_ + m0) * kg_;
+    float* yg = y + (n0 * m_ + grp * mg_ + m0) * out_size;
+    if (nimg == 1) {
+      Gemm(m1 - m0, cols, wg, b_mat, ldb, yg + p0, out_size);
+      BiasActivation(yg + p0, m1 - m0, cols, out_size, bg, act_);
+      return;
+    }
+    float* tmp = buf + col_floats_;
+    Gemm(m1 - m0, cols, wg, b_mat, ldb, tmp, cols);
+    for (int64_t i = 0; i < nimg; ++i) {
+      float* yi = yg + i * m_ * out_size;
+      for (int64_t r = 0; r < m1 - m0; ++r)
+        std::memcpy(yi + r * out_size, tmp + r * cols + i * out_size, out_size * sizeof(float));
+      BiasActivation(yi, m1 - m0, out_size, out_size, bg, act_);
+    }
+  }
+
+  // c[rows, cols] (leading dimension ldc) = w[rows, kg_] * b[kg_, cols] (leading dimension ldb).
+  void Gemm(int64_t rows, int64_t cols, const float* w, const float* b, int64_t ldb, float* c, int64_t ldc) const {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), static_cast<int>(cols),
+                static_cast<int>(kg_), 1.f, w, static_cast<int>(kg_), b, static_cast<int>(ldb), 0.f, c,
+                static_cast<int>(ldc));
   }
 
   // Cg == 1: each output channel filters one input channel.
@@ -252,7 +283,8 @@ class ConvKernel : public Kernel {
   bool has_bias_ = false;
   bool pointwise_ = false;
   bool direct_ = false;
-  int64_t num_tiles_ = 1, num_mblocks_ = 1, mblock_rows_ = 1;
+  int64_t images_per_block_ = 1, num_blocks_ = 1, num_tiles_ = 1, num_mblocks_ = 1, mblock_rows_ = 1;
+  int64_t tmp_floats_ = 0;
   int threads_ = 1;
   int64_t col_floats_ = 0;
 };

@@ -5,18 +5,23 @@
 // kernel offset, one column per input position), and col2im scatters it onto the output. This is the adjoint
 // of Conv's im2col path, so the geometry below is that of the forward conv that maps Y back onto X.
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/cpu/conv_attrs.h"
 #include "kernels/cpu/conv_epilogue.h"
+#include "kernels/cpu/conv_threads.h"
 #include "kernels/cpu/im2col.h"
-#include "kernels/cpu/parallel.h"
 
 namespace ferry::cpu {
 namespace {
+
+// Column buffers (per thread) beyond this size are cut into blocks of output channels.
+constexpr int64_t kMaxColBytes = int64_t{32} << 20;
 
 class ConvTransposeKernel : public Kernel {
  public:
@@ -120,7 +125,21 @@ class ConvTransposeKernel : public Kernel {
       return Unimplemented("ConvTranspose of {} with W {} exceeds the BLAS index range", ShapeToString(x.shape),
                            ShapeToString(w.shape));
     }
-    ctx.request_scratch(static_cast<size_t>(rows_ * g_.out_size()) * sizeof(float));
+    // Units of (image, group, block of output channels); channel blocks to spread few images over threads, and
+    // to bound the column buffer.
+    threads_ = PlannedThreads(ctx);
+    num_cblocks_ = 1;
+    if (threads_ > 1 && !Balanced(n_ * group_, threads_)) {
+      num_cblocks_ = std::max<int64_t>(1, std::min<int64_t>(cog_, threads_));
+    }
+    block_channels_ = (cog_ + num_cblocks_ - 1) / num_cblocks_;
+    const int64_t channel_bytes = g_.kernel_size() * g_.out_size() * static_cast<int64_t>(sizeof(float));
+    if (block_channels_ * channel_bytes > kMaxColBytes) {
+      block_channels_ = std::max<int64_t>(1, kMaxColBytes / std::max<int64_t>(channel_bytes, 1));
+      num_cblocks_ = (cog_ + block_channels_ - 1) / block_channels_;
+    }
+    col_floats_ = block_channels_ * g_.kernel_size() * g_.out_size();
+    ctx.request_scratch(static_cast<size_t>(col_floats_) * threads_ * sizeof(float));
     return Status::Ok();
   }
 
@@ -129,32 +148,44 @@ class ConvTransposeKernel : public Kernel {
     const float* w = ctx.input(1).as<float>();
     const float* bias = has_bias_ ? ctx.input(2).as<float>() : nullptr;
     float* y = ctx.output(0).as<float>();
-    const int64_t y_size = g_.in_size(), x_size = g_.out_size();
+    const int64_t y_size = g_.in_size();
     if (n_ == 0 || cout_ == 0 || y_size == 0) return Status::Ok();
-    std::memset(y, 0, static_cast<size_t>(n_ * cout_ * y_size) * sizeof(float));
-    const int threads = std::max(1, ctx.num_threads());
-    float* col = static_cast<float*>(ctx.scratch());
-    for (int64_t n = 0; n < n_; ++n) {
-      for (int64_t grp = 0; grp < group_; ++grp) {
-        float* yg = y + (n * cout_ + grp * cog_) * y_size;
-        if (cig_ > 0 && x_size > 0) {
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(rows_), static_cast<int>(x_size),
-                      static_cast<int>(cig_), 1.f, w + grp * cig_ * rows_, static_cast<int>(rows_),
-                      x + (n * cin_ + grp * cig_) * x_size, static_cast<int>(x_size), 0.f, col,
-                      static_cast<int>(x_size));
-          ParallelFor(cog_, threads, rows_ / std::max<int64_t>(cog_, 1) * x_size,
-                      [&](int64_t c0, int64_t c1) { Col2ImAddChannels(col, g_, c0, c1, yg); });
-        }
-        const float* bg = bias != nullptr ? bias + grp * cog_ : nullptr;
-        ParallelFor(cog_, threads, y_size, [&](int64_t r0, int64_t r1) {
-          BiasActivation(yg + r0 * y_size, r1 - r0, y_size, y_size, bg != nullptr ? bg + r0 : nullptr, act_);
-        });
-      }
+    const int threads = std::min(std::max(1, ctx.num_threads()), threads_);
+    float* scratch = static_cast<float*>(ctx.scratch());
+    const int64_t units = n_ * group_ * num_cblocks_;
+    if (threads <= 1) {
+      for (int64_t u = 0; u < units; ++u) RunUnit(u, x, w, bias, y, scratch);
+      return Status::Ok();
+    }
+    // As in Conv: one parallel region, units taken as threads go, single-threaded GEMMs inside.
+    std::atomic<int64_t> next{0};
+#pragma omp parallel num_threads(threads)
+    {
+      float* col = scratch + col_floats_ * omp_get_thread_num();
+      for (int64_t u = next.fetch_add(1); u < units; u = next.fetch_add(1)) RunUnit(u, x, w, bias, y, col);
     }
     return Status::Ok();
   }
 
  private:
+  // Output channels [c0, c1) of one (image, group): GEMM into the column matrix of those channels, col2im, then
+  // bias + activation.
+  void RunUnit(int64_t u, const float* x, const float* w, const float* bias, float* y, float* col) const {
+    const int64_t y_size = g_.in_size(), x_size = g_.out_size(), ksp = g_.kernel_size();
+    const int64_t cb = u % num_cblocks_, grp = (u / num_cblocks_) % group_, n = u / (num_cblocks_ * group_);
+    const int64_t c0 = std::min(cog_, cb * block_channels_), c1 = std::min(cog_, c0 + block_channels_);
+    if (c1 <= c0) return;
+    float* yb = y + (n * cout_ + grp * cog_ + c0) * y_size;
+    std::memset(yb, 0, static_cast<size_t>((c1 - c0) * y_size) * sizeof(float));
+    if (cig_ > 0 && x_size > 0) {
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>((c1 - c0) * ksp), static_cast<int>(x_size),
+                  static_cast<int>(cig_), 1.f, w + grp * cig_ * rows_ + c0 * ksp, static_cast<int>(rows_),
+                  x + (n * cin_ + grp * cig_) * x_size, static_cast<int>(x_size), 0.f, col, static_cast<int>(x_size));
+      Col2ImAddChannels(col, g_, 0, c1 - c0, yb);
+    }
+    BiasActivation(yb, c1 - c0, y_size, y_size, bias != nullptr ? bias + grp * cog_ + c0 : nullptr, act_);
+  }
+
   const WindowAttrs attrs_;
   const int64_t group_;
   const std::vector<int64_t> output_padding_;
@@ -164,6 +195,8 @@ class ConvTransposeKernel : public Kernel {
   WindowGeometry g_;
   int64_t n_ = 0, cin_ = 0, cig_ = 0, cog_ = 0, cout_ = 0, rows_ = 0;
   bool has_bias_ = false;
+  int threads_ = 1;
+  int64_t num_cblocks_ = 1, block_channels_ = 1, col_floats_ = 0;
 };
 
 }  // namespace

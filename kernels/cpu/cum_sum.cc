@@ -103,8 +103,7 @@ Result<std::unique_ptr<Kernel>> CreateCumSum(const KernelDef& def) {
   auto make = [=](DataType t) -> Result<std::unique_ptr<Kernel>> {
     FERRY_RETURN_IF_ERROR(reduce::CheckType(
         "input 0", t,
-        {DataType::kFloat, DataType::kDouble, DataType::kInt32, DataType::kInt64, DataType::kUInt32,
-         DataType::kUInt64},
+        {DataType::kFloat, DataType::kDouble, DataType::kInt32, DataType::kInt64, DataType::kUInt32, DataType::kUInt64},
         false));
     std::unique_ptr<Kernel> k;
     reduce::DispatchNumeric(t, [&]<typename T>() { k = std::make_unique<CumSumKernel<T>>(exclusive, reverse); });

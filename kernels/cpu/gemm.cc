@@ -1,6 +1,6 @@
-// Gemm (opset 7+): Y = alpha * op(A) * op(B) + beta * C, C unidirectionally broadcast to [M, N], with an
-// optional fused activation epilogue (float only). C is required by the spec before opset 11; a model that
-// omits it anyway is computed as if C were zero, which is what opset 11 defines.
+// Gemm (opset 6+): Y = alpha * op(A) * op(B) + beta * C, C unidirectionally broadcast to [M, N] (opset 6: only
+// with broadcast = 1), with an optional fused activation epilogue (float only). C is required by the spec
+// before opset 11; a model that omits it anyway is computed as if C were zero, which is what opset 11 defines.
 #include <cmath>
 #include <memory>
 
@@ -41,7 +41,8 @@ class GemmKernel final : public Kernel {
         trans_b_(def.attrs.Int("transB", 0) != 0),
         alpha_(def.attrs.Float("alpha", 1.f)),
         beta_(def.attrs.Float("beta", 1.f)),
-        act_(def.activation) {}
+        act_(def.activation),
+        strict_c_(def.opset < 7 && def.attrs.Int("broadcast", 0) == 0) {}
 
   Status Prepare(KernelContext& ctx) override {
     const TensorView& a = ctx.input(0);
@@ -72,6 +73,11 @@ class GemmKernel final : public Kernel {
       const TensorView& c = ctx.input(2);
       if (c.dtype != dtype_) {
         return InvalidArgument("input C has type {} but A has type {}", DataTypeName(c.dtype), DataTypeName(dtype_));
+      }
+      // Opset 6 broadcasts C only when asked to (broadcast = 1).
+      if (strict_c_ && c.shape != Shape{m_, n_}) {
+        return InvalidArgument("input C of shape {} must be [M, N] = [{}, {}] when broadcast is 0",
+                               ShapeToString(c.shape), m_, n_);
       }
       if (!UnidirectionalBroadcastable(c.shape, {m_, n_})) {
         return InvalidArgument("input C of shape {} does not broadcast to [M, N] = [{}, {}]", ShapeToString(c.shape),
@@ -156,6 +162,7 @@ class GemmKernel final : public Kernel {
   const float alpha_;
   const float beta_;
   const Activation act_;
+  const bool strict_c_;
   DataType dtype_ = DataType::kUndefined;
   int64_t m_ = 0, n_ = 0, k_ = 0, lda_ = 0, ldb_ = 0;
   bool has_c_ = false;

@@ -121,10 +121,24 @@ struct CacheKey {
   const float* b;
   int64_t k, n, ldb;
   bool trans;
+  uint64_t sample;  // guards against a new matrix at a recycled address
   bool operator<(const CacheKey& o) const {
-    return std::tie(b, k, n, ldb, trans) < std::tie(o.b, o.k, o.n, o.ldb, o.trans);
+    return std::tie(b, k, n, ldb, trans, sample) < std::tie(o.b, o.k, o.n, o.ldb, o.trans, o.sample);
   }
 };
+
+// FNV-1a over up to 256 elements spread across the stored matrix (rows x cols with row stride ld).
+uint64_t SampleHash(const float* b, int64_t rows, int64_t cols, int64_t ld) {
+  uint64_t h = 1469598103934665603ull;
+  const int64_t total = rows * cols;
+  const int64_t step = total > 256 ? total / 256 : 1;
+  for (int64_t i = 0; i < total; i += step) {
+    uint32_t bits;
+    std::memcpy(&bits, b + (i / cols) * ld + i % cols, sizeof(bits));
+    h = (h ^ bits) * 1099511628211ull;
+  }
+  return h;
+}
 
 std::mutex& CacheMutex() {
   static std::mutex mu;
@@ -151,7 +165,7 @@ bool PackedMatrix::Worthwhile(int64_t m, int64_t k, int64_t n) {
 std::shared_ptr<const PackedMatrix> PackedMatrix::Get(const float* b, int64_t k, int64_t n, int64_t ldb, bool trans) {
 #ifdef FERRY_GEMM_PACKED_X86
   if (!HasAvx2() || k <= 0 || n <= 0) return nullptr;
-  const CacheKey key{b, k, n, ldb, trans};
+  const CacheKey key{b, k, n, ldb, trans, trans ? SampleHash(b, n, k, ldb) : SampleHash(b, k, n, ldb)};
   std::lock_guard<std::mutex> lock(CacheMutex());
   auto& cache = Cache();
   if (auto it = cache.find(key); it != cache.end()) {

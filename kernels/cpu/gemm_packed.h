@@ -3,8 +3,9 @@
 // OpenBLAS packs B on every call; when A has few rows (small batches, token-by-token decoding) that copy costs
 // as much as the arithmetic. A PackedMatrix is packed at load and multiplied by an AVX-512 or AVX2 kernel that
 // reads A in place. Packed copies are shared through a process-wide cache keyed by the source pointer and
-// layout, so every plan and worker of a model uses one copy (the source must outlive the returned handle,
-// which holds for kernels: their plan keeps the weights alive).
+// layout (plus a sample of its values), so every plan and worker of a model shares one copy, which is freed
+// with the last kernel holding it. The price is one extra copy of each weight that runs with small M. The
+// source must outlive the returned handle, which holds for kernels: their plan keeps the weights alive.
 //
 // Thread safety: Get() is thread-safe; a PackedMatrix is immutable and Multiply() may run concurrently.
 #pragma once

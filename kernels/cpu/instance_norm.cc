@@ -60,6 +60,7 @@ class InstanceNormKernel final : public Kernel {
         const MeanVar mv = RowMeanVar(xr, inner_);
         const double mul = static_cast<double>(scale[c]) / std::sqrt(mv.var + static_cast<double>(epsilon_));
         const T m = static_cast<T>(mul), mean = static_cast<T>(mv.mean), b = bias[c];
+#pragma omp simd
         for (int64_t i = 0; i < inner_; ++i) yr[i] = (xr[i] - mean) * m + b;
       }
     });

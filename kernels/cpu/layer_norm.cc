@@ -89,8 +89,10 @@ class LayerNormKernel final : public Kernel {
         if (inv_out != nullptr) inv_out[r] = static_cast<float>(inv);
         const T mean = static_cast<T>(mv.mean), tinv = static_cast<T>(inv);
         if (bias != nullptr) {
+#pragma omp simd
           for (int64_t i = 0; i < cols; ++i) yr[i] = (xr[i] - mean) * tinv * scale[i] + bias[i];
         } else {
+#pragma omp simd
           for (int64_t i = 0; i < cols; ++i) yr[i] = (xr[i] - mean) * tinv * scale[i];
         }
       }

@@ -8,7 +8,10 @@
 // OpenBLAS, or by the packed-weight kernel when B is constant and M small (see gemm_packed.h). Otherwise one
 // GEMM per matrix: many or small matrices are spread over threads with ParallelFor (each GEMM then runs
 // single-threaded inside the parallel region), a few big ones are threaded by OpenBLAS.
+#include <omp.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -23,6 +26,13 @@ namespace {
 
 // Below this many multiply-adds per matrix, spreading matrices over threads beats threading each GEMM.
 constexpr int64_t kSmallGemmFlops = int64_t{1} << 21;
+
+// Batched products pack each B for the packed kernel when the matrices are attention-sized: enough rows to
+// amortize the packing, and a B small enough for a per-thread buffer. Prepare cannot know the thread count, so
+// it reserves kPackSlots buffers; more threads than that use BLAS.
+constexpr int64_t kPackMinRows = 32;
+constexpr size_t kPackMaxFloats = size_t{1} << 16;
+constexpr int kPackSlots = 16;
 
 Status CheckMatMulConfig(DataType t, const Activation& act, bool has_bias) {
   FERRY_RETURN_IF_ERROR(CheckTypeIn(
@@ -86,6 +96,12 @@ class MatMulKernel final : public Kernel {
     a_off_.clear();
     b_off_.clear();
     if (!fold_) ComputeOffsets(ba, bb, batch);
+    pack_floats_ = 0;
+    if (!fold_ && dtype_ == DataType::kFloat && PackedMatrix::Available() && m_ >= kPackMinRows && n_ >= 32 &&
+        k_ >= 16 && PackedMatrix::PackedFloats(k_, n_) <= kPackMaxFloats) {
+      pack_floats_ = PackedMatrix::PackedFloats(k_, n_);
+      ctx.request_scratch(kPackSlots * pack_floats_ * sizeof(float) + 64);
+    }
     packed_.reset();
     if (fold_ && dtype_ == DataType::kFloat && ctx.input_known(1) &&
         PackedMatrix::Worthwhile(num_batch_ * m_, k_, n_)) {
@@ -151,24 +167,27 @@ class MatMulKernel final : public Kernel {
     }
   }
 
-  // One GEMM of `rows` rows with the bias and activation epilogue.
+  // Writes the fused bias into `rows` output rows; true when there was one (the GEMM then accumulates).
+  // Prefilled rows plus beta = 1 also save OpenBLAS its separate pass that zeroes C.
+  bool PrefillBias(float* y, int64_t rows, const float* bias) const {
+    if (bias == nullptr) return false;
+    for (int64_t i = 0; i < rows; ++i) {
+      float* yrow = y + i * n_;
+      if (bias_numel_ == 1) {
+        std::fill(yrow, yrow + n_, bias[0]);
+      } else {
+        std::copy(bias, bias + n_, yrow);
+      }
+    }
+    return true;
+  }
+
+  // One GEMM of `rows` rows with the bias (not the activation).
   template <typename T>
   void Single(const T* a, const T* b, T* y, int64_t rows, const float* bias, int threads) {
     bool accumulate = false;
     if constexpr (std::is_same_v<T, float>) {
-      if (bias != nullptr) {
-        // Prefilled rows plus beta = 1 saves OpenBLAS its separate pass that zeroes C.
-        const bool scalar = bias_numel_ == 1;
-        for (int64_t i = 0; i < rows; ++i) {
-          float* yrow = y + i * n_;
-          if (scalar) {
-            std::fill(yrow, yrow + n_, bias[0]);
-          } else {
-            std::copy(bias, bias + n_, yrow);
-          }
-        }
-        accumulate = true;
-      }
+      accumulate = PrefillBias(y, rows, bias);
       // The plan's constants do not move between Prepare and Compute; the check keeps a stale pack harmless.
       if (packed_ && b == packed_src_) {
         packed_->Multiply(a, rows, k_, y, n_, accumulate, threads);
@@ -176,6 +195,32 @@ class MatMulKernel final : public Kernel {
       }
     }
     Gemm<T>(false, false, rows, n_, k_, T(1), a, k_, b, n_, accumulate ? T(1) : T(0), y, n_);
+  }
+
+  // Matrices [i0, i1) of a batched product, on one thread. With a pack buffer, each B is packed once (and
+  // reused while consecutive matrices share it) for the packed kernel, which beats per-call BLAS packing on
+  // attention-sized products.
+  template <typename T>
+  void BatchRange(const T* a, const T* b, T* y, const float* bias, int64_t i0, int64_t i1, float* pack) {
+    int64_t packed_off = -1;
+    for (int64_t i = i0; i < i1; ++i) {
+      T* yi = y + i * m_ * n_;
+      if constexpr (std::is_same_v<T, float>) {
+        if (pack != nullptr) {
+          if (b_off_[i] != packed_off) {
+            PackedMatrix::PackInto(b + b_off_[i], k_, n_, n_, false, pack);
+            packed_off = b_off_[i];
+          }
+          const bool accumulate = PrefillBias(yi, m_, bias);
+          PackedMatrix::MultiplyPacked(pack, k_, n_, a + a_off_[i], m_, k_, yi, n_, accumulate, 1);
+        } else {
+          Single<T>(a + a_off_[i], b + b_off_[i], yi, m_, bias, 1);
+        }
+        if (act_.kind != ActivationKind::kNone) ApplyActivation(act_, yi, m_ * n_);
+      } else {
+        Single<T>(a + a_off_[i], b + b_off_[i], yi, m_, bias, 1);
+      }
+    }
   }
 
   template <typename T>
@@ -187,7 +232,6 @@ class MatMulKernel final : public Kernel {
     bias_numel_ = has_bias_ ? ctx.input(2).numel() : 0;
     const int threads = ctx.num_threads();
     const int64_t flops = m_ * n_ * k_;
-    const bool has_act = act_.kind != ActivationKind::kNone;
     if (num_batch_ == 0 || m_ == 0 || n_ == 0) return Status::Ok();
 
     if (fold_) {
@@ -200,7 +244,7 @@ class MatMulKernel final : public Kernel {
         });
       }
       if constexpr (std::is_same_v<T, float>) {
-        if (has_act) {
+        if (act_.kind != ActivationKind::kNone) {
           ParallelFor(rows, threads, n_ * 8,
                       [&](int64_t r0, int64_t r1) { ApplyActivation(act_, y + r0 * n_, (r1 - r0) * n_); });
         }
@@ -208,22 +252,25 @@ class MatMulKernel final : public Kernel {
       return Status::Ok();
     }
 
-    auto one = [&](int64_t i) {
-      T* yi = y + i * m_ * n_;
-      Single<T>(a + a_off_[i], b + b_off_[i], yi, m_, bias, 1);
-      if constexpr (std::is_same_v<T, float>) {
-        if (has_act) ApplyActivation(act_, yi, m_ * n_);
-      }
-    };
     const bool across = !std::is_floating_point_v<T> || flops <= kSmallGemmFlops || num_batch_ % threads == 0 ||
                         num_batch_ >= 4 * threads;
-    if (across) {
-      ParallelFor(num_batch_, threads, flops + m_ * n_, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) one(i);
-      });
-    } else {
-      for (int64_t i = 0; i < num_batch_; ++i) one(i);
+    if (!across) {
+      // Few big matrices: OpenBLAS threads each one.
+      BatchRange<T>(a, b, y, bias, 0, num_batch_, nullptr);
+      return Status::Ok();
     }
+    // 64-byte aligned base of the pack slots requested in Prepare.
+    float* slots = nullptr;
+    if (pack_floats_ > 0) {
+      const uintptr_t base = reinterpret_cast<uintptr_t>(ctx.scratch());
+      slots = reinterpret_cast<float*>((base + 63) & ~uintptr_t{63});
+    }
+    ParallelFor(num_batch_, threads, flops + m_ * n_, [&](int64_t i0, int64_t i1) {
+      // A thread beyond the slots (only possible when nested in an outer parallel region) falls back to BLAS.
+      const int slot = omp_get_thread_num();
+      float* pack = slots != nullptr && slot < kPackSlots ? slots + slot * pack_floats_ : nullptr;
+      BatchRange<T>(a, b, y, bias, i0, i1, pack);
+    });
     return Status::Ok();
   }
 
@@ -237,6 +284,7 @@ class MatMulKernel final : public Kernel {
   std::vector<int64_t> a_off_, b_off_;
   std::shared_ptr<const PackedMatrix> packed_;  // B packed at Prepare when constant and worthwhile
   const void* packed_src_ = nullptr;
+  size_t pack_floats_ = 0;  // per-thread pack buffer of a batched product (0: BLAS per matrix)
 };
 
 }  // namespace

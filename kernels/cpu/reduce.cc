@@ -7,9 +7,10 @@
 // contiguous input rows column-wise (reductions over a middle axis such as channels). Few outputs with a large
 // reduction split the reduction across threads and merge partial accumulators.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
-#include <set>
+#include <vector>
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/reduce_ops.h"
@@ -24,6 +25,8 @@ using reduce::ReduceOp;
 constexpr int64_t kColumnBlock = 256;
 // Most partial accumulators a split reduction keeps per output.
 constexpr int kMaxSplit = 64;
+// Most alternating kept/reduced blocks of dims an input may have after merging (at most its rank).
+constexpr size_t kMaxBlocks = 32;
 
 struct Dim {
   int64_t size;
@@ -33,7 +36,7 @@ struct Dim {
 // Odometer over a list of dims: offset() is sum(index_d * stride_d).
 class Odometer {
  public:
-  explicit Odometer(const std::vector<Dim>* dims) : dims_(dims), idx_(dims->size(), 0) {}
+  explicit Odometer(const std::vector<Dim>* dims) : dims_(dims) { std::fill_n(idx_.begin(), dims->size(), 0); }
   void Seek(int64_t linear) {
     off_ = 0;
     for (size_t k = dims_->size(); k-- > 0;) {
@@ -56,7 +59,7 @@ class Odometer {
 
  private:
   const std::vector<Dim>* dims_;
-  std::vector<int64_t> idx_;
+  std::array<int64_t, kMaxBlocks> idx_;  // no allocation: odometers are made per output in Compute
   int64_t off_ = 0;
 };
 
@@ -125,6 +128,7 @@ class ReduceKernel final : public Kernel {
       }
     }
     if (blocks.empty()) blocks.push_back({1, true});
+    if (blocks.size() > kMaxBlocks) return Unimplemented("axes split the input into over {} blocks", kMaxBlocks);
     kept_.clear();
     red_.clear();
     int64_t stride = 1;
@@ -202,9 +206,8 @@ class ReduceKernel final : public Kernel {
       // Few outputs: split each reduction over rows (or over columns when there are few rows).
       Odometer ko(&kept_);
       for (int64_t o = 0; o < out_count_; ++o, ko.Next()) {
-        if (o == 0) ko.Seek(0);
         const int64_t base = ko.offset();
-        Acc part[kMaxSplit];
+        Acc part[kMaxSplit] = {};
         const bool by_rows = outer_red_ >= tasks;
         const int64_t units = by_rows ? outer_red_ : inner_;
         ParallelFor(tasks, threads, 1 << 20, [&](int64_t t0, int64_t t1) {
@@ -217,6 +220,15 @@ class ReduceKernel final : public Kernel {
         for (int64_t t = 1; t < tasks; ++t) acc = P::Merge(acc, part[t]);
         y[o] = P::Finalize(acc, count_);
       }
+      return;
+    }
+    if (red_.empty() && kept_.size() <= 1) {
+      // [outputs, inner] rows, one per output: the LayerNorm-like case.
+      const int64_t n = inner_;
+      ParallelFor(out_count_, threads, n + 4, [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o)
+          y[o] = P::Finalize(reduce::ReduceContiguous<P>(x + o * n, n, P::Init()), count_);
+      });
       return;
     }
     ParallelFor(out_count_, threads, count_ + 4, [&](int64_t o0, int64_t o1) {
@@ -234,6 +246,7 @@ class ReduceKernel final : public Kernel {
     od.Seek(r0);
     for (int64_t r = r0; r < r1; ++r, od.Next()) {
       const T* row = x + base + od.offset() + c0;
+#pragma omp simd
       for (int64_t j = 0; j < n; ++j) acc[j] = P::Step(acc[j], row[j]);
     }
   }
@@ -309,10 +322,10 @@ Result<std::unique_ptr<Kernel>> CreateReduce(const KernelDef& def) {
   auto make = [=](DataType t) -> Result<std::unique_ptr<Kernel>> {
     constexpr bool kMinMax = Op == ReduceOp::kMax || Op == ReduceOp::kMin;
     if (kMinMax) {
-      FERRY_RETURN_IF_ERROR(reduce::CheckType("input 0", t,
-                                              {DataType::kFloat, DataType::kDouble, DataType::kInt32,
-                                               DataType::kInt64, DataType::kInt8, DataType::kUInt8},
-                                              false));
+      FERRY_RETURN_IF_ERROR(reduce::CheckType(
+          "input 0", t,
+          {DataType::kFloat, DataType::kDouble, DataType::kInt32, DataType::kInt64, DataType::kInt8, DataType::kUInt8},
+          false));
     } else {
       FERRY_RETURN_IF_ERROR(reduce::CheckType(
           "input 0", t, {DataType::kFloat, DataType::kDouble, DataType::kInt32, DataType::kInt64}, false));

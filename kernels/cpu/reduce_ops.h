@@ -44,20 +44,28 @@ struct Policy {
   static Acc Step(Acc a, T x) {
     if constexpr (kIsFloat<T>) {
       switch (Op) {
-        case ReduceOp::kProd: return a * x;
-        case ReduceOp::kL1: return a + std::fabs(x);
+        case ReduceOp::kProd:
+          return a * x;
+        case ReduceOp::kL1:
+          return a + std::fabs(x);
         case ReduceOp::kL2:
-        case ReduceOp::kSumSquare: return a + x * x;
-        default: return a + x;
+        case ReduceOp::kSumSquare:
+          return a + x * x;
+        default:
+          return a + x;
       }
     } else {
       const uint64_t u = static_cast<uint64_t>(static_cast<int64_t>(x));
       switch (Op) {
-        case ReduceOp::kProd: return a * u;
-        case ReduceOp::kL1: return a + (x < 0 ? uint64_t(0) - u : u);
+        case ReduceOp::kProd:
+          return a * u;
+        case ReduceOp::kL1:
+          return a + (x < 0 ? uint64_t(0) - u : u);
         case ReduceOp::kL2:
-        case ReduceOp::kSumSquare: return a + u * u;
-        default: return a + u;
+        case ReduceOp::kSumSquare:
+          return a + u * u;
+        default:
+          return a + u;
       }
     }
   }
@@ -65,18 +73,26 @@ struct Policy {
   static T Finalize(Acc a, int64_t count) {
     if constexpr (kIsFloat<T>) {
       switch (Op) {
-        case ReduceOp::kMean: return a / static_cast<T>(count);
-        case ReduceOp::kL2: return std::sqrt(a);
-        case ReduceOp::kLogSum: return std::log(a);
-        default: return a;
+        case ReduceOp::kMean:
+          return a / static_cast<T>(count);
+        case ReduceOp::kL2:
+          return std::sqrt(a);
+        case ReduceOp::kLogSum:
+          return std::log(a);
+        default:
+          return a;
       }
     } else {
       const int64_t s = static_cast<int64_t>(a);
       switch (Op) {
-        case ReduceOp::kMean: return static_cast<T>(s / count);  // truncates toward zero, as numpy's astype
-        case ReduceOp::kL2: return FromDouble<T>(std::sqrt(static_cast<double>(a)));
-        case ReduceOp::kLogSum: return FromDouble<T>(std::log(static_cast<double>(s)));
-        default: return static_cast<T>(s);
+        case ReduceOp::kMean:
+          return static_cast<T>(s / count);  // truncates toward zero, as numpy's astype
+        case ReduceOp::kL2:
+          return FromDouble<T>(std::sqrt(static_cast<double>(a)));
+        case ReduceOp::kLogSum:
+          return FromDouble<T>(std::log(static_cast<double>(s)));
+        default:
+          return static_cast<T>(s);
       }
     }
   }

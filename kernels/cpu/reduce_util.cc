@@ -35,7 +35,8 @@ Result<std::vector<int64_t>> ReadKnownInts(const KernelContext& ctx, size_t i, s
   if (t.dtype != DataType::kInt64 && t.dtype != DataType::kInt32) {
     return InvalidArgument("input '{}' has type {}; expected int64 or int32", name, DataTypeName(t.dtype));
   }
-  if (t.rank() > 1) return InvalidArgument("input '{}' must be a scalar or 1-D, got shape {}", name, ShapeToString(t.shape));
+  if (t.rank() > 1)
+    return InvalidArgument("input '{}' must be a scalar or 1-D, got shape {}", name, ShapeToString(t.shape));
   std::vector<int64_t> v(static_cast<size_t>(t.numel()));
   for (int64_t k = 0; k < t.numel(); ++k) v[k] = ElementAsInt64(t, k);
   return v;

@@ -42,17 +42,38 @@ Result<std::vector<double>> ReadKnownFloats(const KernelContext& ctx, size_t i, 
 template <typename F>
 bool DispatchNumeric(DataType dtype, F&& fn) {
   switch (dtype) {
-    case DataType::kFloat: fn.template operator()<float>(); return true;
-    case DataType::kDouble: fn.template operator()<double>(); return true;
-    case DataType::kInt8: fn.template operator()<int8_t>(); return true;
-    case DataType::kUInt8: fn.template operator()<uint8_t>(); return true;
-    case DataType::kInt16: fn.template operator()<int16_t>(); return true;
-    case DataType::kUInt16: fn.template operator()<uint16_t>(); return true;
-    case DataType::kInt32: fn.template operator()<int32_t>(); return true;
-    case DataType::kUInt32: fn.template operator()<uint32_t>(); return true;
-    case DataType::kInt64: fn.template operator()<int64_t>(); return true;
-    case DataType::kUInt64: fn.template operator()<uint64_t>(); return true;
-    default: return false;
+    case DataType::kFloat:
+      fn.template operator()<float>();
+      return true;
+    case DataType::kDouble:
+      fn.template operator()<double>();
+      return true;
+    case DataType::kInt8:
+      fn.template operator()<int8_t>();
+      return true;
+    case DataType::kUInt8:
+      fn.template operator()<uint8_t>();
+      return true;
+    case DataType::kInt16:
+      fn.template operator()<int16_t>();
+      return true;
+    case DataType::kUInt16:
+      fn.template operator()<uint16_t>();
+      return true;
+    case DataType::kInt32:
+      fn.template operator()<int32_t>();
+      return true;
+    case DataType::kUInt32:
+      fn.template operator()<uint32_t>();
+      return true;
+    case DataType::kInt64:
+      fn.template operator()<int64_t>();
+      return true;
+    case DataType::kUInt64:
+      fn.template operator()<uint64_t>();
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/reduce_util.h"
@@ -28,7 +29,7 @@ constexpr double kMaxOutput = 1LL << 40;
 
 struct ResizeConfig {
   resize::Options opts;
-  int roi_input = -1;     // input index of roi, scales and sizes (-1: not an input of this op/opset)
+  int roi_input = -1;  // input index of roi, scales and sizes (-1: not an input of this op/opset)
   int scales_input = -1;
   int sizes_input = -1;
   std::vector<float> attr_scales;  // Upsample-7
@@ -69,8 +70,8 @@ class ResizeKernel final : public Kernel {
     if (scales.empty() && sizes.empty()) return InvalidArgument("one of 'scales' and 'sizes' must be given");
     const size_t n = scales.empty() ? sizes.size() : scales.size();
     if (static_cast<int64_t>(n) != rank) {
-      return InvalidArgument("'{}' has {} elements, expected the input rank {}", scales.empty() ? "sizes" : "scales",
-                             n, rank);
+      return InvalidArgument("'{}' has {} elements, expected the input rank {}", scales.empty() ? "sizes" : "scales", n,
+                             rank);
     }
     std::vector<double> roi(static_cast<size_t>(2 * rank), 0.0);
     if (cfg_.opts.coord == Coord::kTfCropAndResize) {
@@ -131,6 +132,10 @@ class ResizeKernel final : public Kernel {
     }
     // Separable passes, innermost axis first; each pass changes one axis from in to out.
     passes_.clear();
+    weights_f_.assign(static_cast<size_t>(rank), {});
+    if (dtype_ == DataType::kFloat) {
+      for (int64_t d = 0; d < rank; ++d) weights_f_[d].assign(plans_[d].weight.begin(), plans_[d].weight.end());
+    }
     Shape cur = x.shape;
     int64_t biggest = 0;
     for (int64_t d = rank - 1; d >= 0; --d) {
@@ -152,10 +157,18 @@ class ResizeKernel final : public Kernel {
     const int threads = ctx.num_threads();
     if (gather_) {
       switch (DataTypeSize(dtype_)) {
-        case 1: Gather<uint8_t>(x, y, threads); break;
-        case 2: Gather<uint16_t>(x, y, threads); break;
-        case 4: Gather<uint32_t>(x, y, threads); break;
-        default: Gather<uint64_t>(x, y, threads); break;
+        case 1:
+          Gather<uint8_t>(x, y, threads);
+          break;
+        case 2:
+          Gather<uint16_t>(x, y, threads);
+          break;
+        case 4:
+          Gather<uint32_t>(x, y, threads);
+          break;
+        default:
+          Gather<uint64_t>(x, y, threads);
+          break;
       }
       return Status::Ok();
     }
@@ -184,15 +197,20 @@ class ResizeKernel final : public Kernel {
         idx[k] = rem % out_shape_[k];
         rem /= out_shape_[k];
       }
+      int64_t prev_base = -1;
       for (int64_t r = r0; r < r1; ++r) {
         int64_t base = 0;
         for (size_t k = 0; k + 1 < rank; ++k) base += offsets_[k][idx[k]];
         E* dst = y + r * width;
-        if (last_identity) {
+        if (r > r0 && base == prev_base) {
+          // Upsampling an outer axis repeats the row just written.
+          std::memcpy(dst, dst - width, static_cast<size_t>(width) * sizeof(E));
+        } else if (last_identity) {
           std::memcpy(dst, x + base, static_cast<size_t>(width) * sizeof(E));
         } else {
           for (int64_t j = 0; j < width; ++j) dst[j] = x[base + last[j]];
         }
+        prev_base = base;
         for (size_t k = rank - 1; k-- > 0;) {
           if (++idx[k] < out_shape_[k]) break;
           idx[k] = 0;
@@ -215,52 +233,70 @@ class ResizeKernel final : public Kernel {
       T* dst = p + 1 == passes_.size() ? y : buf[p % 2];
       const int64_t outer = reduce::ProductOf(cur, 0, d);
       const int64_t inner = reduce::ProductOf(cur, d + 1, static_cast<int64_t>(cur.size()));
-      Pass<T>(plans_[d], src, dst, outer, inner, threads);
+      const T* w;
+      if constexpr (std::is_same_v<T, float>) {
+        w = weights_f_[d].data();
+      } else {
+        w = plans_[d].weight.data();
+      }
+      switch (plans_[d].taps) {
+        case 1:
+          Pass<T, 1>(plans_[d], w, src, dst, outer, inner, threads);
+          break;
+        case 2:
+          Pass<T, 2>(plans_[d], w, src, dst, outer, inner, threads);
+          break;
+        default:
+          Pass<T, 4>(plans_[d], w, src, dst, outer, inner, threads);
+          break;
+      }
       cur[d] = out_shape_[d];
       src = dst;
     }
   }
 
-  // [outer, plan.in, inner] -> [outer, plan.out, inner] along one axis.
-  template <typename T>
-  void Pass(const AxisPlan& plan, const T* src, T* dst, int64_t outer, int64_t inner, int threads) const {
-    const int taps = plan.taps;
+  // [outer, plan.in, inner] -> [outer, plan.out, inner] along one axis; w holds plan.weight as T.
+  template <typename T, int kTaps>
+  void Pass(const AxisPlan& plan, const T* weights, const T* src, T* dst, int64_t outer, int64_t inner,
+            int threads) const {
     const T ev = static_cast<T>(cfg_.extrapolation_value);
     const int64_t in = plan.in, out = plan.out;
+    const int64_t* index = plan.index.data();
+    const uint8_t* outside = plan.outside.data();
     if (inner == 1) {
-      ParallelFor(outer, threads, out * taps * 2, [&](int64_t o0, int64_t o1) {
+      ParallelFor(outer, threads, out * kTaps * 2, [&](int64_t o0, int64_t o1) {
         for (int64_t o = o0; o < o1; ++o) {
-          const T* s = src + o * in;
-          T* t = dst + o * out;
+          const T* __restrict s = src + o * in;
+          T* __restrict t = dst + o * out;
           for (int64_t j = 0; j < out; ++j) {
-            if (plan.outside[j]) {
-              t[j] = ev;
-              continue;
-            }
             T acc = 0;
-            for (int k = 0; k < taps; ++k) acc += static_cast<T>(plan.weight[j * taps + k]) * s[plan.index[j * taps + k]];
-            t[j] = acc;
+            for (int k = 0; k < kTaps; ++k) acc += weights[j * kTaps + k] * s[index[j * kTaps + k]];
+            t[j] = outside[j] ? ev : acc;
           }
         }
       });
       return;
     }
-    ParallelFor(outer * out, threads, inner * taps * 2, [&](int64_t r0, int64_t r1) {
+    ParallelFor(outer * out, threads, inner * kTaps * 2, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t o = r / out, j = r % out;
-        T* t = dst + r * inner;
-        if (plan.outside[j]) {
+        T* __restrict t = dst + r * inner;
+        if (outside[j]) {
           std::fill(t, t + inner, ev);
           continue;
         }
         const T* s = src + o * in * inner;
-        const T w0 = static_cast<T>(plan.weight[j * taps]);
-        const T* row0 = s + plan.index[j * taps] * inner;
-        for (int64_t i = 0; i < inner; ++i) t[i] = w0 * row0[i];
-        for (int k = 1; k < taps; ++k) {
-          const T w = static_cast<T>(plan.weight[j * taps + k]);
-          const T* row = s + plan.index[j * taps + k] * inner;
-          for (int64_t i = 0; i < inner; ++i) t[i] += w * row[i];
+        const T* __restrict row[kTaps];
+        T w[kTaps];
+        for (int k = 0; k < kTaps; ++k) {
+          row[k] = s + index[j * kTaps + k] * inner;
+          w[k] = weights[j * kTaps + k];
+        }
+#pragma omp simd
+        for (int64_t i = 0; i < inner; ++i) {
+          T acc = w[0] * row[0][i];
+          for (int k = 1; k < kTaps; ++k) acc += w[k] * row[k][i];
+          t[i] = acc;
         }
       }
     });
@@ -275,6 +311,7 @@ class ResizeKernel final : public Kernel {
   std::vector<AxisPlan> plans_;
   std::vector<std::vector<int64_t>> offsets_;  // gather: per axis, input element offset of each output position
   std::vector<int64_t> passes_;                // separable: axes to resample, innermost first
+  std::vector<std::vector<float>> weights_f_;  // float inputs: plans_[d].weight as float
   int64_t buffer_elems_ = 0;
 };
 

@@ -55,15 +55,19 @@ Status ParseNearestMode(const std::string& s, NearestMode* out) {
 namespace {
 
 // x_original for output position x; sets *outside for tf_crop_and_resize positions outside the input.
-double Original(const Options& o, double x, double scale, double lr, int64_t in, double r0, double r1,
-                bool* outside) {
+double Original(const Options& o, double x, double scale, double lr, int64_t in, double r0, double r1, bool* outside) {
   *outside = false;
   switch (o.coord) {
-    case Coord::kHalfPixel: return (x + 0.5) / scale - 0.5;
-    case Coord::kPytorchHalfPixel: return lr > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
-    case Coord::kAlignCorners: return lr == 1 ? 0.0 : x * static_cast<double>(in - 1) / (lr - 1);
-    case Coord::kAsymmetric: return x / scale;
-    case Coord::kTfHalfPixelForNn: return (x + 0.5) / scale;
+    case Coord::kHalfPixel:
+      return (x + 0.5) / scale - 0.5;
+    case Coord::kPytorchHalfPixel:
+      return lr > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
+    case Coord::kAlignCorners:
+      return lr == 1 ? 0.0 : x * static_cast<double>(in - 1) / (lr - 1);
+    case Coord::kAsymmetric:
+      return x / scale;
+    case Coord::kTfHalfPixelForNn:
+      return (x + 0.5) / scale;
     case Coord::kTfCropAndResize: {
       const double len = static_cast<double>(in - 1);
       const double v = lr > 1 ? r0 * len + x * (r1 - r0) * len / (lr - 1) : 0.5 * (r0 + r1) * len;
@@ -90,11 +94,16 @@ int64_t NearestIndex(const Options& o, double x, double scale) {
   if (static_cast<double>(f) == x) return f;
   const double r = x - static_cast<double>(f);
   switch (o.nearest) {
-    case NearestMode::kRoundPreferFloor: return r <= 0.5 ? f : f + 1;
-    case NearestMode::kRoundPreferCeil: return r < 0.5 ? f : f + 1;
-    case NearestMode::kFloor: return f;
-    case NearestMode::kCeil: return f + 1;
-    case NearestMode::kLegacy: break;
+    case NearestMode::kRoundPreferFloor:
+      return r <= 0.5 ? f : f + 1;
+    case NearestMode::kRoundPreferCeil:
+      return r < 0.5 ? f : f + 1;
+    case NearestMode::kFloor:
+      return f;
+    case NearestMode::kCeil:
+      return f + 1;
+    case NearestMode::kLegacy:
+      break;
   }
   return f;
 }

@@ -38,18 +38,18 @@ Status ParseNearestMode(const std::string& s, NearestMode* out);
 struct AxisPlan {
   int64_t in = 0;
   int64_t out = 0;
-  int taps = 1;                 // weights per output position: 1 (nearest), 2 (linear) or 4 (cubic)
-  std::vector<int64_t> index;   // out * taps input positions, each in [0, in)
-  std::vector<double> weight;   // out * taps
+  int taps = 1;                  // weights per output position: 1 (nearest), 2 (linear) or 4 (cubic)
+  std::vector<int64_t> index;    // out * taps input positions, each in [0, in)
+  std::vector<double> weight;    // out * taps
   std::vector<uint8_t> outside;  // out flags: write the extrapolation value (tf_crop_and_resize only)
-  bool identity = false;        // out == in and output position i reads exactly input position i
+  bool identity = false;         // out == in and output position i reads exactly input position i
 };
 
 // Builds one axis. scale is the axis' scale (out / in when sizes were given); length_resized is the output
 // length the coordinate transforms use (the reference uses in * scale, not the floored output length, when
 // scales were given); roi_start/roi_end are used by tf_crop_and_resize only.
 // REQUIRES: in > 0, out >= 0, scale > 0.
-AxisPlan BuildAxisPlan(const Options& o, int64_t in, int64_t out, double scale, double length_resized,
-                       double roi_start, double roi_end);
+AxisPlan BuildAxisPlan(const Options& o, int64_t in, int64_t out, double scale, double length_resized, double roi_start,
+                       double roi_end);
 
 }  // namespace ferry::cpu::resize

@@ -31,12 +31,10 @@ void ContiguousRow(Mode mode, const T* x, T* y, int64_t n) {
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    const float m = RowMax(x, n);
     if (mode == Mode::kSoftmax) {
-      ScaleInPlace(y, n, 1.f / ExpShiftSum(x, y, n, m));
+      SoftmaxRowF32(x, y, n);
     } else {
-      const float shift = m + std::log(ExpShiftSum(x, nullptr, n, m));
-      for (int64_t i = 0; i < n; ++i) y[i] = x[i] - shift;
+      LogSoftmaxRowF32(x, y, n);
     }
   } else {
     T m = x[0];

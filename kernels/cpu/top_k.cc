@@ -2,8 +2,8 @@
 // by the lower index first (the spec's rule). K is an attribute before opset 10 and an input after; it fixes
 // the output shape, so it must be known in Prepare.
 //
-// Each slice is copied with its indices into per-thread scratch and partially sorted. NaN orders above every
-// number (numpy's sort order, reversed for largest), which keeps the comparison a strict weak order.
+// Each slice is heap-selected into k items of per-thread scratch. NaN orders above every number (numpy's sort
+// order, reversed for largest), which keeps the comparison a strict weak order.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -40,6 +40,28 @@ bool Less(const Item<T>& a, const Item<T>& b) {
   return a.v < b.v || (a.v == b.v && a.i < b.i);
 }
 
+// Writes the k best elements of src[i * stride], i < n, best first, to items[0, k) through a max-heap (by
+// `before`) of the best k seen so far whose top is the worst of them, so most elements cost one comparison.
+// A later element never displaces an equal one (its index is higher), which keeps ties lowest-index-first.
+template <bool kLargest, typename T>
+void Select(const T* src, int64_t n, int64_t stride, int64_t k, Item<T>* items) {
+  auto before = [](const Item<T>& a, const Item<T>& b) { return kLargest ? Greater(a, b) : Less(a, b); };
+  for (int64_t i = 0; i < k; ++i) items[i] = {src[i * stride], i};
+  std::make_heap(items, items + k, before);
+  T worst = items[0].v;
+  for (int64_t i = k; i < n; ++i) {
+    const T v = src[i * stride];
+    // Cheap value test first: only a strictly better value (or a NaN, which orders as the largest) can enter.
+    const bool maybe = kLargest ? (v > worst || v != v) : (v < worst || worst != worst);
+    if (!maybe || !before(Item<T>{v, i}, items[0])) continue;
+    std::pop_heap(items, items + k, before);
+    items[k - 1] = {v, i};
+    std::push_heap(items, items + k, before);
+    worst = items[0].v;
+  }
+  std::sort_heap(items, items + k, before);
+}
+
 template <typename T>
 class TopKKernel final : public Kernel {
  public:
@@ -67,8 +89,11 @@ class TopKKernel final : public Kernel {
     out[axis] = k;
     ctx.set_output(0, x.dtype, out);
     if (ctx.num_outputs() > 1) ctx.set_output(1, DataType::kInt64, out);
-    threads_ = std::max(1, ctx.num_threads());
-    ctx.request_scratch(static_cast<size_t>(threads_) * static_cast<size_t>(n_) * sizeof(Item<T>));
+    // One scratch slice per thread that has a slice to sort.
+    threads_ = static_cast<int>(std::clamp<int64_t>(outer_ * inner_, 1, std::max(1, ctx.num_threads())));
+    // Slots start on separate cache lines: threads rewrite their heaps constantly.
+    slot_items_ = (k_ * static_cast<int64_t>(sizeof(Item<T>)) + 63) / 64 * 64 / static_cast<int64_t>(sizeof(Item<T>));
+    ctx.request_scratch(static_cast<size_t>(threads_ * slot_items_) * sizeof(Item<T>));
     return Status::Ok();
   }
 
@@ -86,15 +111,14 @@ class TopKKernel final : public Kernel {
     const int64_t cost = n * 4 + k * 8;
     ParallelFor(chunks, threads, slices * cost / chunks + 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        Item<T>* items = scratch + c * n;
+        Item<T>* items = scratch + c * slot_items_;
         for (int64_t s = slices * c / chunks, e = slices * (c + 1) / chunks; s < e; ++s) {
           const int64_t o = s / inner, j = s % inner;
           const T* src = x + o * n * inner + j;
-          for (int64_t i = 0; i < n; ++i) items[i] = {src[i * inner], i};
           if (largest_) {
-            std::partial_sort(items, items + k, items + n, Greater<T>);
+            Select<true>(src, n, inner, k, items);
           } else {
-            std::partial_sort(items, items + k, items + n, Less<T>);
+            Select<false>(src, n, inner, k, items);
           }
           T* vo = values + o * k * inner + j;
           for (int64_t i = 0; i < k; ++i) vo[i * inner] = items[i].v;
@@ -115,6 +139,7 @@ class TopKKernel final : public Kernel {
   const bool largest_;
   int64_t outer_ = 0, n_ = 0, inner_ = 0, k_ = 0;
   int threads_ = 1;
+  int64_t slot_items_ = 0;  // scratch items per thread
 };
 
 }  // namespace
@@ -125,14 +150,12 @@ Result<std::unique_ptr<Kernel>> CreateTopK(const KernelDef& def) {
   if (!k_from_input && !def.attrs.Has("k")) return InvalidArgument("attribute 'k' is required before opset 10");
   const int64_t k_attr = def.attrs.Int("k", 0);
   const bool largest = def.opset < 11 || def.attrs.Int("largest", 1) != 0;
-  if (def.opset < 11 && axis < -1) return InvalidArgument("axis {} is not allowed before opset 11", axis);
   if (def.num_outputs > 2) return InvalidArgument("TopK has 2 outputs, the node declares {}", def.num_outputs);
   // sorted = 0 leaves the order unspecified; the sorted order is one valid answer.
   auto make = [=](DataType t) -> Result<std::unique_ptr<Kernel>> {
     std::unique_ptr<Kernel> k;
-    reduce::DispatchNumeric(t, [&]<typename T>() {
-      k = std::make_unique<TopKKernel<T>>(axis, k_attr, k_from_input, largest);
-    });
+    reduce::DispatchNumeric(
+        t, [&]<typename T>() { k = std::make_unique<TopKKernel<T>>(axis, k_attr, k_from_input, largest); });
     if (!k) {
       return Unimplemented("input 0 has type {}; supported: float, double and the 8- to 64-bit integer types",
                            DataTypeName(t));
