@@ -21,12 +21,14 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
-  // OpenMP threads that spin between parallel regions stall each other whenever the cores are shared (other
-  // workers, other processes): measured 2-7x slower at 2 threads under load (bench/RESULTS.md). libgomp
-  // reads OMP_WAIT_POLICY once, when it loads, so ferryd re-executes itself once with a passive policy
-  // unless the user chose one. If the re-exec fails, it carries on with the default.
-  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
-    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  // OpenMP threads spin-wait between parallel regions; libgomp's default (300k spins) stalls badly whenever
+  // the cores are shared with other processes (2-7x slower at 2 threads), while no spinning at all costs up
+  // to 1.7x on an idle machine (bench/RESULTS.md). A short spin (5k) is within a few percent of the best on
+  // an idle machine and degrades far less under load. libgomp reads its settings once, when it loads, so
+  // ferryd re-executes itself once with GOMP_SPINCOUNT set, unless the user chose a policy. If the re-exec
+  // fails, it carries on with the default.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr) {
+    setenv("GOMP_SPINCOUNT", "5000", 1);
     execv("/proc/self/exe", argv);
   }
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
