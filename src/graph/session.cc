@@ -1,5 +1,6 @@
 #include "graph/session.h"
 
+#include <chrono>
 #include <cstring>
 
 namespace ferry {
@@ -60,8 +61,15 @@ Result<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inputs) {
     for (size_t k = 0; k < step.outputs.size(); ++k) ctx.outputs_[k].data = data_of(step.outputs[k]);
     ctx.scratch_ = scratch;
     ctx.num_threads_ = options_.num_threads;
+    const auto t0 = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = step.kernel->Compute(ctx);
     if (!s.ok()) return Status(s.code(), g.Describe(g.nodes[step.node]) + ": " + s.message());
+    if (options_.profile) {
+      const Node& node = g.nodes[step.node];
+      OpProfile& p = profile_[node.activation.kind == ActivationKind::kNone ? node.op_type : node.op_type + "+act"];
+      p.total_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      ++p.calls;
+    }
   }
   for (size_t i = 0; i < g.outputs.size(); ++i) {
     if (outputs[i].defined()) continue;

@@ -16,6 +16,13 @@ namespace ferry {
 
 struct SessionOptions {
   int num_threads = 1;  // compute threads for this worker (OpenMP + BLAS)
+  bool profile = false;  // time every step (see Session::profile())
+};
+
+// Accumulated compute time per op type, when SessionOptions::profile is set.
+struct OpProfile {
+  double total_ms = 0;
+  int64_t calls = 0;
 };
 
 class Session {
@@ -33,12 +40,14 @@ class Session {
   // The plan these inputs would run with (built if needed).
   Result<const Plan*> PlanFor(const std::vector<TensorView>& inputs);
   const Model& model() const { return *model_; }
+  const std::map<std::string, OpProfile>& profile() const { return profile_; }
 
  private:
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   std::map<std::string, std::unique_ptr<Plan>> plans_;
   DeviceBuffer arena_;
+  std::map<std::string, OpProfile> profile_;
 };
 
 }  // namespace ferry

@@ -117,7 +117,7 @@ int InspectCommand(const std::vector<std::string>& args) {
 
 int RunCommand(const std::vector<std::string>& args) {
   const char* usage =
-      "usage: ferryd run --model MODEL.onnx --inputs IN.json [--repeat N] [--threads T]\n"
+      "usage: ferryd run --model MODEL.onnx --inputs IN.json [--repeat N] [--threads T] [--profile]\n"
       "  IN.json: {\"<input>\": {\"shape\": [..], \"data\": [..]}, ...}; outputs go to stdout in the same form.\n";
   bool bad = false;
   std::string model_path, inputs_path, repeat_s = "0", threads_s = "1";
@@ -125,9 +125,14 @@ int RunCommand(const std::vector<std::string>& args) {
   Flag(args, "--inputs", &inputs_path, &bad);
   Flag(args, "--repeat", &repeat_s, &bad);
   Flag(args, "--threads", &threads_s, &bad);
+  bool profile = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     bool known = false;
+    if (a == "--profile") {
+      profile = true;
+      continue;
+    }
     for (const char* f : {"--model", "--inputs", "--repeat", "--threads"}) {
       if (a == f) {
         known = true;
@@ -181,7 +186,7 @@ int RunCommand(const std::vector<std::string>& args) {
     }
     inputs[it.key()] = std::move(*t);
   }
-  Session session(*model, SessionOptions{static_cast<int>(threads)});
+  Session session(*model, SessionOptions{static_cast<int>(threads), profile});
   auto outputs = session.Run(inputs);
   if (!outputs.ok()) {
     std::cerr << "error: " << outputs.status().message() << "\n";
@@ -202,6 +207,21 @@ int RunCommand(const std::vector<std::string>& args) {
     std::sort(ms.begin(), ms.end());
     double median = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
     std::fprintf(stderr, "latency_ms median=%.3f min=%.3f\n", median, ms.front());
+  }
+  if (profile) {
+    // Per op type, over every run (the first included), largest first.
+    std::vector<std::pair<double, std::string>> rows;
+    double total = 0;
+    for (const auto& [op, p] : session.profile()) {
+      rows.emplace_back(p.total_ms, op);
+      total += p.total_ms;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    for (const auto& [ms, op] : rows) {
+      const OpProfile& p = session.profile().at(op);
+      std::fprintf(stderr, "profile %-24s calls=%-6lld total_ms=%-10.3f share=%.1f%%\n", op.c_str(),
+                   static_cast<long long>(p.calls), ms, total > 0 ? 100.0 * ms / total : 0.0);
+    }
   }
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [name, t] : *outputs) out[name] = TensorToJson(t);
