@@ -22,7 +22,7 @@ struct OnnxModelInfo {
 };
 
 // Supported default-domain opsets.
-inline constexpr int kMinOpset = 7;
+inline constexpr int kMinOpset = 6;
 inline constexpr int kMaxOpset = 17;
 
 // Loads `path` (a model.onnx). `info` may be null.
