@@ -192,9 +192,9 @@ void FuseBiasAdd(Graph& g, const Backend& backend, OptimizerStats* stats) {
       if (w->shape().size() != 2 || p.inputs.size() != 2) continue;
       const int64_t n = w->shape()[1];
       if (bias->numel() != n || bs.empty() || bs.back() != n) continue;
-      // Bias rank must not exceed y's, or the Add would add leading dims.
+      // Bias rank must not exceed y's, or the Add would add leading dims (a 1-D bias never does).
       const auto& a_info = g.values[p.inputs[0]];
-      if (!a_info.has_shape || bs.size() > a_info.shape.size()) continue;
+      if (bs.size() > 1 && (!a_info.has_shape || bs.size() > a_info.shape.size())) continue;
       int bv = g.NewValue(g.values[y].name + "_bias");
       g.values[bv].dtype = DataType::kFloat;
       g.initializers[bv] = bias->Reshaped({n});
