@@ -90,7 +90,8 @@ bool Compare(const Tensor& got, const Tensor& want, std::string* why) {
     return true;
   }
   if (got.dtype() != want.dtype()) {
-    *why = std::string("type ") + std::string(DataTypeName(got.dtype())) + ", want " + std::string(DataTypeName(want.dtype()));
+    *why = std::string("type ") + std::string(DataTypeName(got.dtype())) + ", want " +
+           std::string(DataTypeName(want.dtype()));
     return false;
   }
   if (got.shape() != want.shape()) {
@@ -98,14 +99,16 @@ bool Compare(const Tensor& got, const Tensor& want, std::string* why) {
     return false;
   }
   switch (want.dtype()) {
-    case DataType::kFloat: return CompareFloat<float>(got, want, why);
-    case DataType::kDouble: return CompareFloat<double>(got, want, why);
+    case DataType::kFloat:
+      return CompareFloat<float>(got, want, why);
+    case DataType::kDouble:
+      return CompareFloat<double>(got, want, why);
     default:
       if (want.nbytes() && std::memcmp(got.data(), want.data(), want.nbytes()) != 0) {
         for (int64_t i = 0; i < want.numel(); ++i) {
           if (ElementAsInt64(got.view(), i) != ElementAsInt64(want.view(), i)) {
-            *why = "element " + std::to_string(i) + ": got " + std::to_string(ElementAsInt64(got.view(), i)) + ", want " +
-                   std::to_string(ElementAsInt64(want.view(), i));
+            *why = "element " + std::to_string(i) + ": got " + std::to_string(ElementAsInt64(got.view(), i)) +
+                   ", want " + std::to_string(ElementAsInt64(want.view(), i));
             return false;
           }
         }
@@ -170,7 +173,8 @@ Outcome RunCase(const fs::path& dir, int threads) {
     std::vector<TensorView> views;
     for (const Tensor& t : inputs) views.push_back(t.view());
     Status sig_ok = (*model)->CheckInputs(views);
-    if (!sig_ok.ok()) return {Verdict::kSkip, "test data does not match the model's declared inputs: " + sig_ok.message()};
+    if (!sig_ok.ok())
+      return {Verdict::kSkip, "test data does not match the model's declared inputs: " + sig_ok.message()};
     auto got = session.Run(inputs);
     if (!got.ok()) return {Verdict::kFail, set.filename().string() + ": " + got.status().message()};
     if (got->size() != wants.size()) {
@@ -212,7 +216,8 @@ Outcome RunIsolated(const fs::path& dir, int threads) {
   if (WIFSIGNALED(status)) return {Verdict::kFail, "crashed with signal " + std::to_string(WTERMSIG(status))};
   if (msg.empty()) return {Verdict::kFail, "the case process died without a verdict"};
   size_t sp = msg.find(' ');
-  return {static_cast<Verdict>(std::atoi(msg.substr(0, sp).c_str())), sp == std::string::npos ? "" : msg.substr(sp + 1)};
+  return {static_cast<Verdict>(std::atoi(msg.substr(0, sp).c_str())),
+          sp == std::string::npos ? "" : msg.substr(sp + 1)};
 }
 
 // Groups skip reasons: the text before the first quote-free detail, shortened.
@@ -239,13 +244,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--data") data = next();
-    else if (a == "--filter") filter = next();
-    else if (a == "--must-pass") must_pass = next();
-    else if (a == "--write-passing") write_passing = next();
-    else if (a == "--threads") threads = std::atoi(next().c_str());
-    else if (a == "--no-fork") fork_cases = false;
-    else if (a == "--quiet") quiet = true;
+    if (a == "--data")
+      data = next();
+    else if (a == "--filter")
+      filter = next();
+    else if (a == "--must-pass")
+      must_pass = next();
+    else if (a == "--write-passing")
+      write_passing = next();
+    else if (a == "--threads")
+      threads = std::atoi(next().c_str());
+    else if (a == "--no-fork")
+      fork_cases = false;
+    else if (a == "--quiet")
+      quiet = true;
     else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;

@@ -15,10 +15,10 @@ namespace ferry {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // the caller's input is malformed (HTTP 400)
-  kNotFound,          // no such model, version, file, ... (404)
-  kAlreadyExists,     // (409)
-  kUnimplemented,     // a valid model or request that this build cannot run
+  kInvalidArgument,  // the caller's input is malformed (HTTP 400)
+  kNotFound,         // no such model, version, file, ... (404)
+  kAlreadyExists,    // (409)
+  kUnimplemented,    // a valid model or request that this build cannot run
   kFailedPrecondition,
   kResourceExhausted,  // over a size or queue limit (413/503)
   kUnavailable,        // not ready yet (503)
@@ -73,7 +73,7 @@ Status ResourceExhausted(fmt::format_string<Args...> f, Args&&... args) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT; REQUIRES: !status.ok()
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -98,9 +98,9 @@ class [[nodiscard]] Result {
 #define FERRY_CONCAT_INNER_(a, b) a##b
 #define FERRY_CONCAT_(a, b) FERRY_CONCAT_INNER_(a, b)
 
-#define FERRY_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::ferry::Status ferry_status_ = (expr);      \
+#define FERRY_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::ferry::Status ferry_status_ = (expr);        \
     if (!ferry_status_.ok()) return ferry_status_; \
   } while (0)
 

@@ -39,7 +39,8 @@ Result<Tensor> Tensor::Allocate(DataType dtype, const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) return InvalidArgument("negative dimension in shape {}", ShapeToString(shape));
-    if (d > 0 && n > (int64_t{1} << 40) / d) return ResourceExhausted("tensor of shape {} is too large", ShapeToString(shape));
+    if (d > 0 && n > (int64_t{1} << 40) / d)
+      return ResourceExhausted("tensor of shape {} is too large", ShapeToString(shape));
     n *= d;
   }
   size_t elem = DataTypeSize(dtype);
@@ -80,18 +81,30 @@ Tensor Tensor::Clone() const {
 template <typename R>
 static R ElementAs(const TensorView& t, int64_t i) {
   switch (t.dtype) {
-    case DataType::kFloat: return static_cast<R>(t.as<float>()[i]);
-    case DataType::kDouble: return static_cast<R>(t.as<double>()[i]);
-    case DataType::kInt64: return static_cast<R>(t.as<int64_t>()[i]);
-    case DataType::kInt32: return static_cast<R>(t.as<int32_t>()[i]);
-    case DataType::kInt16: return static_cast<R>(t.as<int16_t>()[i]);
-    case DataType::kInt8: return static_cast<R>(t.as<int8_t>()[i]);
-    case DataType::kUInt8: return static_cast<R>(t.as<uint8_t>()[i]);
-    case DataType::kUInt16: return static_cast<R>(t.as<uint16_t>()[i]);
-    case DataType::kUInt32: return static_cast<R>(t.as<uint32_t>()[i]);
-    case DataType::kUInt64: return static_cast<R>(t.as<uint64_t>()[i]);
-    case DataType::kBool: return static_cast<R>(t.as<bool>()[i]);
-    default: return R{};
+    case DataType::kFloat:
+      return static_cast<R>(t.as<float>()[i]);
+    case DataType::kDouble:
+      return static_cast<R>(t.as<double>()[i]);
+    case DataType::kInt64:
+      return static_cast<R>(t.as<int64_t>()[i]);
+    case DataType::kInt32:
+      return static_cast<R>(t.as<int32_t>()[i]);
+    case DataType::kInt16:
+      return static_cast<R>(t.as<int16_t>()[i]);
+    case DataType::kInt8:
+      return static_cast<R>(t.as<int8_t>()[i]);
+    case DataType::kUInt8:
+      return static_cast<R>(t.as<uint8_t>()[i]);
+    case DataType::kUInt16:
+      return static_cast<R>(t.as<uint16_t>()[i]);
+    case DataType::kUInt32:
+      return static_cast<R>(t.as<uint32_t>()[i]);
+    case DataType::kUInt64:
+      return static_cast<R>(t.as<uint64_t>()[i]);
+    case DataType::kBool:
+      return static_cast<R>(t.as<bool>()[i]);
+    default:
+      return R{};
   }
 }
 

@@ -33,7 +33,9 @@ struct TensorView {
   size_t nbytes() const { return static_cast<size_t>(numel()) * DataTypeSize(dtype); }
   int64_t rank() const { return static_cast<int64_t>(shape.size()); }
   template <typename T>
-  T* as() const { return static_cast<T*>(data); }
+  T* as() const {
+    return static_cast<T*>(data);
+  }
 };
 
 class Tensor {
@@ -52,7 +54,9 @@ class Tensor {
   size_t nbytes() const { return view_.nbytes(); }
   void* data() const { return view_.data; }
   template <typename T>
-  T* as() const { return static_cast<T*>(view_.data); }
+  T* as() const {
+    return static_cast<T*>(view_.data);
+  }
   const TensorView& view() const { return view_; }
   bool defined() const { return view_.dtype != DataType::kUndefined; }
 

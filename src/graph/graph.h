@@ -33,7 +33,7 @@ struct ValueInfo {
 struct Node {
   std::string name;
   std::string op_type;
-  std::string domain;  // "" for the default domain
+  std::string domain;        // "" for the default domain
   std::vector<int> inputs;   // value indices; -1 for an absent optional input
   std::vector<int> outputs;  // value indices; -1 for an unused optional output
   Attributes attrs;
@@ -45,14 +45,14 @@ class Graph {
   // Returns the index of the value called `name`, creating it if new.
   int AddValue(const std::string& name);
   int FindValue(const std::string& name) const;  // -1 if absent
-  int NewValue(const std::string& hint);  // a fresh, uniquely named value
+  int NewValue(const std::string& hint);         // a fresh, uniquely named value
 
   std::vector<ValueInfo> values;
-  std::vector<Node> nodes;          // topologically sorted after Validate()
-  std::vector<int> inputs;          // graph inputs that are not initializers, in declaration order
+  std::vector<Node> nodes;  // topologically sorted after Validate()
+  std::vector<int> inputs;  // graph inputs that are not initializers, in declaration order
   std::vector<int> outputs;
   std::map<int, Tensor> initializers;
-  int opset = 0;                    // default-domain opset
+  int opset = 0;                      // default-domain opset
   std::map<std::string, int> opsets;  // every imported domain -> version
 
   // Sorts nodes topologically; fails on cycles or on a value read before any node, input or initializer

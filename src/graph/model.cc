@@ -13,13 +13,13 @@ namespace {
 // value-keyed.
 const std::map<std::string, std::vector<int>>& ValueSlots() {
   static const std::map<std::string, std::vector<int>> kSlots = {
-      {"Reshape", {1}},       {"Expand", {1}},         {"Tile", {1}},          {"Slice", {1, 2, 3, 4}},
-      {"Squeeze", {1}},       {"Unsqueeze", {1}},      {"Split", {1}},         {"Pad", {1, 2, 3}},
-      {"ReduceSum", {1}},     {"ReduceMean", {1}},     {"ReduceMax", {1}},     {"ReduceMin", {1}},
-      {"ReduceProd", {1}},    {"ReduceL1", {1}},       {"ReduceL2", {1}},      {"ReduceLogSum", {1}},
-      {"ReduceLogSumExp", {1}}, {"ReduceSumSquare", {1}}, {"TopK", {1}},      {"ConstantOfShape", {0}},
-      {"Resize", {1, 2, 3}},  {"Upsample", {1}},       {"OneHot", {1}},        {"Range", {0, 1, 2}},
-      {"CumSum", {1}},        {"Trilu", {1}},          {"Dropout", {1, 2}},    {"Clip", {1, 2}},
+      {"Reshape", {1}},         {"Expand", {1}},          {"Tile", {1}},       {"Slice", {1, 2, 3, 4}},
+      {"Squeeze", {1}},         {"Unsqueeze", {1}},       {"Split", {1}},      {"Pad", {1, 2, 3}},
+      {"ReduceSum", {1}},       {"ReduceMean", {1}},      {"ReduceMax", {1}},  {"ReduceMin", {1}},
+      {"ReduceProd", {1}},      {"ReduceL1", {1}},        {"ReduceL2", {1}},   {"ReduceLogSum", {1}},
+      {"ReduceLogSumExp", {1}}, {"ReduceSumSquare", {1}}, {"TopK", {1}},       {"ConstantOfShape", {0}},
+      {"Resize", {1, 2, 3}},    {"Upsample", {1}},        {"OneHot", {1}},     {"Range", {0, 1, 2}},
+      {"CumSum", {1}},          {"Trilu", {1}},           {"Dropout", {1, 2}}, {"Clip", {1, 2}},
   };
   return kSlots;
 }
@@ -83,7 +83,8 @@ Status Model::Init() {
   inputs_ = Signatures(g, g.inputs);
   outputs_ = Signatures(g, g.outputs);
   for (const auto& s : inputs_) {
-    if (DataTypeSize(s.dtype) == 0) return Unimplemented("input \"{}\" has type {}, which is not supported", s.name, DataTypeName(s.dtype));
+    if (DataTypeSize(s.dtype) == 0)
+      return Unimplemented("input \"{}\" has type {}, which is not supported", s.name, DataTypeName(s.dtype));
   }
   for (const Node& n : g.nodes) {
     defs_.push_back(MakeKernelDef(g, n));
@@ -134,7 +135,8 @@ std::vector<Shape> Model::ShapesForBatch(int64_t batch) const {
   std::vector<Shape> shapes;
   for (const auto& s : inputs_) {
     Shape shape;
-    for (size_t d = 0; d < s.shape.size(); ++d) shape.push_back(s.shape[d].fixed() ? s.shape[d].value : (d == 0 ? batch : 1));
+    for (size_t d = 0; d < s.shape.size(); ++d)
+      shape.push_back(s.shape[d].fixed() ? s.shape[d].value : (d == 0 ? batch : 1));
     shapes.push_back(std::move(shape));
   }
   return shapes;
@@ -148,13 +150,15 @@ Status Model::CheckInputs(const std::vector<TensorView>& inputs) const {
     const TensorSignature& s = inputs_[i];
     const TensorView& t = inputs[i];
     if (t.dtype != s.dtype) {
-      return InvalidArgument("input \"{}\" must have type {}, got {}", s.name, DataTypeName(s.dtype), DataTypeName(t.dtype));
+      return InvalidArgument("input \"{}\" must have type {}, got {}", s.name, DataTypeName(s.dtype),
+                             DataTypeName(t.dtype));
     }
     for (int64_t d : t.shape)
       if (d < 0) return InvalidArgument("input \"{}\" has a negative dimension", s.name);
     if (!s.has_shape) continue;
     if (t.shape.size() != s.shape.size()) {
-      return InvalidArgument("input \"{}\" must have rank {}, got shape {}", s.name, s.shape.size(), ShapeToString(t.shape));
+      return InvalidArgument("input \"{}\" must have rank {}, got shape {}", s.name, s.shape.size(),
+                             ShapeToString(t.shape));
     }
     for (size_t d = 0; d < s.shape.size(); ++d) {
       if (s.shape[d].fixed() && s.shape[d].value != t.shape[d]) {
@@ -196,8 +200,10 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
     s.dtype = inputs[i].dtype;
     s.shape = inputs[i].shape;
     if (value_keyed_[i]) {
-      if (!inputs[i].data) return InvalidArgument("input \"{}\" decides output shapes; its value is needed to plan", inputs_[i].name);
-      FERRY_ASSIGN_OR_RETURN(s.constant, Tensor::FromBytes(inputs[i].dtype, inputs[i].shape, inputs[i].data, inputs[i].nbytes()));
+      if (!inputs[i].data)
+        return InvalidArgument("input \"{}\" decides output shapes; its value is needed to plan", inputs_[i].name);
+      FERRY_ASSIGN_OR_RETURN(s.constant,
+                             Tensor::FromBytes(inputs[i].dtype, inputs[i].shape, inputs[i].data, inputs[i].nbytes()));
       s.kind = ValueSlot::Kind::kConstant;
     } else {
       s.kind = ValueSlot::Kind::kInput;
@@ -222,7 +228,8 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
         continue;
       }
       const ValueSlot& s = slots[v];
-      if (s.kind == ValueSlot::Kind::kUnused) return Internal("{} reads \"{}\" before it is computed", g.Describe(node), g.values[v].name);
+      if (s.kind == ValueSlot::Kind::kUnused)
+        return Internal("{} reads \"{}\" before it is computed", g.Describe(node), g.values[v].name);
       bool known = s.kind == ValueSlot::Kind::kConstant;
       all_known = all_known && known;
       ctx.inputs_.push_back(TensorView{s.dtype, s.shape, known ? s.constant.data() : nullptr});
@@ -262,8 +269,9 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
       s.shape = ctx.outputs_[k].shape;
       first[v] = last[v] = step;
       const int in = node.inputs.empty() ? -1 : node.inputs[0];
-      if (k == 0 && ViewOp(node.op_type) && !is_output[v] && in >= 0 && !is_output[in] && slots[in].kind == ValueSlot::Kind::kArena &&
-          slots[in].dtype == s.dtype && NumElements(slots[in].shape) == NumElements(s.shape)) {
+      if (k == 0 && ViewOp(node.op_type) && !is_output[v] && in >= 0 && !is_output[in] &&
+          slots[in].kind == ValueSlot::Kind::kArena && slots[in].dtype == s.dtype &&
+          NumElements(slots[in].shape) == NumElements(s.shape)) {
         root[v] = owner(in);
       }
     }

@@ -34,18 +34,18 @@ struct TensorSignature {
 struct PlanStep {
   int node = -1;  // index in Model::graph().nodes
   std::unique_ptr<Kernel> kernel;
-  KernelContext ctx;            // shapes and types set; data pointers bound per run
-  std::vector<int> inputs;      // value ids (-1 absent)
-  std::vector<int> outputs;     // value ids
+  KernelContext ctx;         // shapes and types set; data pointers bound per run
+  std::vector<int> inputs;   // value ids (-1 absent)
+  std::vector<int> outputs;  // value ids
 };
 
 // Where a value lives during a run.
 struct ValueSlot {
   enum class Kind { kUnused, kInput, kConstant, kArena, kOutput };
   Kind kind = Kind::kUnused;
-  int index = -1;        // kInput: graph input index; kOutput: graph output index
-  Tensor constant;       // kConstant
-  size_t offset = 0;     // kArena
+  int index = -1;     // kInput: graph input index; kOutput: graph output index
+  Tensor constant;    // kConstant
+  size_t offset = 0;  // kArena
   DataType dtype = DataType::kUndefined;
   Shape shape;
 };
@@ -54,12 +54,12 @@ struct ValueSlot {
 struct Plan {
   std::string key;
   std::vector<PlanStep> steps;
-  std::vector<ValueSlot> slots;    // by value id
-  size_t arena_bytes = 0;          // peak intermediate memory with reuse
-  size_t intermediate_bytes = 0;   // sum of all intermediates without reuse
-  size_t scratch_bytes = 0;        // largest kernel scratch
+  std::vector<ValueSlot> slots;   // by value id
+  size_t arena_bytes = 0;         // peak intermediate memory with reuse
+  size_t intermediate_bytes = 0;  // sum of all intermediates without reuse
+  size_t scratch_bytes = 0;       // largest kernel scratch
   size_t output_bytes = 0;
-  int folded_nodes = 0;            // nodes computed while planning
+  int folded_nodes = 0;  // nodes computed while planning
 };
 
 struct ModelOptions {

@@ -42,35 +42,44 @@ Status InlineExternalData(onnx::TensorProto* t, const std::string& base_dir) {
   int64_t offset = 0, length = -1;
   for (const auto& kv : t->external_data()) {
     try {
-      if (kv.key() == "location") location = kv.value();
-      else if (kv.key() == "offset") offset = std::stoll(kv.value());
-      else if (kv.key() == "length") length = std::stoll(kv.value());
+      if (kv.key() == "location")
+        location = kv.value();
+      else if (kv.key() == "offset")
+        offset = std::stoll(kv.value());
+      else if (kv.key() == "length")
+        length = std::stoll(kv.value());
     } catch (const std::exception&) {
       return InvalidArgument("initializer \"{}\": external_data {} \"{}\" is not a number", t->name(), kv.key(),
                              kv.value());
     }
   }
-  if (base_dir.empty()) return InvalidArgument("initializer \"{}\" uses external data, which needs a model folder", t->name());
+  if (base_dir.empty())
+    return InvalidArgument("initializer \"{}\" uses external data, which needs a model folder", t->name());
   fs::path rel(location);
   if (location.empty() || rel.is_absolute()) {
-    return InvalidArgument("initializer \"{}\": external data location \"{}\" must be a relative path", t->name(), location);
+    return InvalidArgument("initializer \"{}\": external data location \"{}\" must be a relative path", t->name(),
+                           location);
   }
   for (const auto& part : rel) {
-    if (part == "..") return InvalidArgument("initializer \"{}\": external data location \"{}\" leaves the model folder", t->name(), location);
+    if (part == "..")
+      return InvalidArgument("initializer \"{}\": external data location \"{}\" leaves the model folder", t->name(),
+                             location);
   }
   std::error_code ec;
   fs::path base = fs::weakly_canonical(base_dir, ec);
   fs::path full = fs::weakly_canonical(fs::path(base_dir) / rel, ec);
   auto [b, f] = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
   if (ec || b != base.end()) {
-    return InvalidArgument("initializer \"{}\": external data location \"{}\" leaves the model folder", t->name(), location);
+    return InvalidArgument("initializer \"{}\": external data location \"{}\" leaves the model folder", t->name(),
+                           location);
   }
   if (!fs::is_regular_file(full, ec)) {
     return NotFound("initializer \"{}\": external data file \"{}\" not found", t->name(), location);
   }
   uintmax_t size = fs::file_size(full, ec);
   if (offset < 0 || static_cast<uintmax_t>(offset) > size) {
-    return InvalidArgument("initializer \"{}\": external data offset {} is past the end of \"{}\"", t->name(), offset, location);
+    return InvalidArgument("initializer \"{}\": external data offset {} is past the end of \"{}\"", t->name(), offset,
+                           location);
   }
   if (length < 0) length = static_cast<int64_t>(size) - offset;
   if (static_cast<uintmax_t>(offset + length) > size) {
@@ -109,7 +118,8 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& p) {
     return Unimplemented("tensor \"{}\" has unknown data type {}", p.name(), p.data_type());
   }
   DataType dtype = static_cast<DataType>(p.data_type());
-  if (dtype == DataType::kString) return Unimplemented("tensor \"{}\" has type string, which is not supported", p.name());
+  if (dtype == DataType::kString)
+    return Unimplemented("tensor \"{}\" has type string, which is not supported", p.name());
   if (p.has_segment()) return Unimplemented("tensor \"{}\" is segmented, which is not supported", p.name());
   if (p.data_location() == onnx::TensorProto::EXTERNAL) {
     return InvalidArgument("tensor \"{}\" has external data outside a model", p.name());
@@ -129,7 +139,8 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& p) {
   }
   auto check = [&](int got) -> Status {
     if (got != n) {
-      return InvalidArgument("tensor \"{}\" has {} values, its shape {} needs {}", p.name(), got, ShapeToString(shape), n);
+      return InvalidArgument("tensor \"{}\" has {} values, its shape {} needs {}", p.name(), got, ShapeToString(shape),
+                             n);
     }
     return Status::Ok();
   };
@@ -191,14 +202,17 @@ Status ConvertValueInfo(const onnx::ValueInfoProto& vi, ValueInfo* out) {
   const auto& type = vi.type();
   if (!type.has_tensor_type()) {
     if (type.has_sequence_type()) return Unimplemented("value \"{}\" is a sequence, which is not supported", vi.name());
-    if (type.has_optional_type()) return Unimplemented("value \"{}\" is an optional, which is not supported", vi.name());
+    if (type.has_optional_type())
+      return Unimplemented("value \"{}\" is an optional, which is not supported", vi.name());
     if (type.has_map_type()) return Unimplemented("value \"{}\" is a map, which is not supported", vi.name());
-    if (type.has_sparse_tensor_type()) return Unimplemented("value \"{}\" is a sparse tensor, which is not supported", vi.name());
+    if (type.has_sparse_tensor_type())
+      return Unimplemented("value \"{}\" is a sparse tensor, which is not supported", vi.name());
     return Status::Ok();
   }
   const auto& tt = type.tensor_type();
   if (tt.has_elem_type()) {
-    if (!IsKnownDataType(tt.elem_type())) return Unimplemented("value \"{}\" has unknown data type {}", vi.name(), tt.elem_type());
+    if (!IsKnownDataType(tt.elem_type()))
+      return Unimplemented("value \"{}\" has unknown data type {}", vi.name(), tt.elem_type());
     out->dtype = static_cast<DataType>(tt.elem_type());
   }
   if (tt.has_shape()) {
@@ -206,8 +220,10 @@ Status ConvertValueInfo(const onnx::ValueInfoProto& vi, ValueInfo* out) {
     out->shape.clear();
     for (const auto& d : tt.shape().dim()) {
       Dim dim;
-      if (d.has_dim_value()) dim.value = d.dim_value();
-      else if (d.has_dim_param()) dim.param = d.dim_param();
+      if (d.has_dim_value())
+        dim.value = d.dim_value();
+      else if (d.has_dim_param())
+        dim.param = d.dim_param();
       out->shape.push_back(dim);
     }
   }
@@ -217,12 +233,18 @@ Status ConvertValueInfo(const onnx::ValueInfoProto& vi, ValueInfo* out) {
 Result<AttributeValue> ConvertAttribute(const onnx::AttributeProto& a) {
   using A = onnx::AttributeProto;
   switch (a.type()) {
-    case A::FLOAT: return AttributeValue(a.f());
-    case A::INT: return AttributeValue(static_cast<int64_t>(a.i()));
-    case A::STRING: return AttributeValue(a.s());
-    case A::FLOATS: return AttributeValue(std::vector<float>(a.floats().begin(), a.floats().end()));
-    case A::INTS: return AttributeValue(std::vector<int64_t>(a.ints().begin(), a.ints().end()));
-    case A::STRINGS: return AttributeValue(std::vector<std::string>(a.strings().begin(), a.strings().end()));
+    case A::FLOAT:
+      return AttributeValue(a.f());
+    case A::INT:
+      return AttributeValue(static_cast<int64_t>(a.i()));
+    case A::STRING:
+      return AttributeValue(a.s());
+    case A::FLOATS:
+      return AttributeValue(std::vector<float>(a.floats().begin(), a.floats().end()));
+    case A::INTS:
+      return AttributeValue(std::vector<int64_t>(a.ints().begin(), a.ints().end()));
+    case A::STRINGS:
+      return AttributeValue(std::vector<std::string>(a.strings().begin(), a.strings().end()));
     case A::TENSOR: {
       FERRY_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(a.t()));
       return AttributeValue(std::move(t));
@@ -248,7 +270,8 @@ Result<Graph> ConvertModel(const onnx::ModelProto& model) {
   if (it == g.opsets.end()) return InvalidArgument("the model imports no default-domain (ai.onnx) opset");
   g.opset = it->second;
   if (g.opset < kMinOpset || g.opset > kMaxOpset) {
-    return Unimplemented("default-domain opset {} is not supported (supported: {} to {})", g.opset, kMinOpset, kMaxOpset);
+    return Unimplemented("default-domain opset {} is not supported (supported: {} to {})", g.opset, kMinOpset,
+                         kMaxOpset);
   }
   const auto& gp = model.graph();
   for (const auto& init : gp.initializer()) {
@@ -266,7 +289,8 @@ Result<Graph> ConvertModel(const onnx::ModelProto& model) {
     int v = g.AddValue(in.name());
     if (g.initializers.count(v)) continue;  // IR < 4 lists initializers as inputs; they keep their values
     FERRY_RETURN_IF_ERROR(ConvertValueInfo(in, &g.values[v]).WithContext("graph input"));
-    if (g.values[v].dtype == DataType::kUndefined) return InvalidArgument("graph input \"{}\" has no tensor type", in.name());
+    if (g.values[v].dtype == DataType::kUndefined)
+      return InvalidArgument("graph input \"{}\" has no tensor type", in.name());
     g.inputs.push_back(v);
   }
   for (const auto& vi : gp.value_info()) {
@@ -277,7 +301,8 @@ Result<Graph> ConvertModel(const onnx::ModelProto& model) {
   }
   for (const auto& out : gp.output()) {
     int v = g.AddValue(out.name());
-    if (!g.initializers.count(v)) FERRY_RETURN_IF_ERROR(ConvertValueInfo(out, &g.values[v]).WithContext("graph output"));
+    if (!g.initializers.count(v))
+      FERRY_RETURN_IF_ERROR(ConvertValueInfo(out, &g.values[v]).WithContext("graph output"));
     g.outputs.push_back(v);
   }
   for (const auto& np : gp.node()) {

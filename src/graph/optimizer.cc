@@ -11,8 +11,8 @@ namespace {
 constexpr size_t kMaxFoldedBytes = size_t{256} << 20;
 
 bool IsDeterministic(const Node& n) {
-  static const std::set<std::string> kRandom = {"RandomNormal", "RandomUniform", "RandomNormalLike",
-                                                "RandomUniformLike", "Multinomial", "Bernoulli"};
+  static const std::set<std::string> kRandom = {"RandomNormal",      "RandomUniform", "RandomNormalLike",
+                                                "RandomUniformLike", "Multinomial",   "Bernoulli"};
   return !kRandom.count(n.op_type);
 }
 
@@ -69,7 +69,8 @@ Status FoldConstants(Graph& g, const Backend& backend, OptimizerStats* stats) {
       ctx.outputs_.resize(n.outputs.size());
       if ((*kernel)->Prepare(ctx).ok()) {
         size_t bytes = 0;
-        for (auto& o : ctx.outputs_) bytes += static_cast<size_t>(std::max<int64_t>(NumElements(o.shape), 0)) * DataTypeSize(o.dtype);
+        for (auto& o : ctx.outputs_)
+          bytes += static_cast<size_t>(std::max<int64_t>(NumElements(o.shape), 0)) * DataTypeSize(o.dtype);
         if (bytes <= kMaxFoldedBytes) {
           auto outs = ComputeOnHost(**kernel, ctx);
           if (outs.ok()) {
@@ -104,26 +105,31 @@ void FuseConvBatchNorm(Graph& g, OptimizerStats* stats) {
     if (j < 0) continue;
     Node& bn = g.nodes[j];
     if (bn.op_type != "BatchNormalization" || bn.inputs.size() != 5 || bn.inputs[0] != y) continue;
-    if (bn.outputs.size() > 1 && std::any_of(bn.outputs.begin() + 1, bn.outputs.end(), [](int v) { return v >= 0; })) continue;
+    if (bn.outputs.size() > 1 && std::any_of(bn.outputs.begin() + 1, bn.outputs.end(), [](int v) { return v >= 0; }))
+      continue;
     if (bn.attrs.Int("training_mode", 0) != 0 || bn.attrs.Int("spatial", 1) != 1) continue;
     const Tensor* w = Init(g, conv.inputs[1]);
     const Tensor* b = conv.inputs.size() > 2 ? Init(g, conv.inputs[2]) : nullptr;
     if (conv.inputs.size() > 2 && conv.inputs[2] >= 0 && !b) continue;
     const Tensor *scale = Init(g, bn.inputs[1]), *shift = Init(g, bn.inputs[2]), *mean = Init(g, bn.inputs[3]),
                  *var = Init(g, bn.inputs[4]);
-    if (!IsFloatInit(w) || !IsFloatInit(scale) || !IsFloatInit(shift) || !IsFloatInit(mean) || !IsFloatInit(var)) continue;
+    if (!IsFloatInit(w) || !IsFloatInit(scale) || !IsFloatInit(shift) || !IsFloatInit(mean) || !IsFloatInit(var))
+      continue;
     if (b && !IsFloatInit(b)) continue;
     if (w->shape().empty()) continue;
     const int64_t m = w->shape()[0];
-    if (scale->numel() != m || shift->numel() != m || mean->numel() != m || var->numel() != m || (b && b->numel() != m)) continue;
+    if (scale->numel() != m || shift->numel() != m || mean->numel() != m || var->numel() != m || (b && b->numel() != m))
+      continue;
     if (uses.count[conv.inputs[1]] != 1) continue;  // the weight is shared: leave it alone
     const float eps = bn.attrs.Float("epsilon", 1e-5f);
     Tensor nw = w->Clone();
     Tensor nb = Tensor::Allocate(DataType::kFloat, {m}).value();
     const int64_t per = m ? nw.numel() / m : 0;
     for (int64_t c = 0; c < m; ++c) {
-      const double s = static_cast<double>(scale->as<float>()[c]) / std::sqrt(static_cast<double>(var->as<float>()[c]) + eps);
-      for (int64_t k = 0; k < per; ++k) nw.as<float>()[c * per + k] = static_cast<float>(nw.as<float>()[c * per + k] * s);
+      const double s =
+          static_cast<double>(scale->as<float>()[c]) / std::sqrt(static_cast<double>(var->as<float>()[c]) + eps);
+      for (int64_t k = 0; k < per; ++k)
+        nw.as<float>()[c * per + k] = static_cast<float>(nw.as<float>()[c * per + k] * s);
       const double b0 = b ? b->as<float>()[c] : 0.0;
       nb.as<float>()[c] = static_cast<float>((b0 - mean->as<float>()[c]) * s + shift->as<float>()[c]);
     }
@@ -211,9 +217,12 @@ void FuseBiasAdd(Graph& g, const Backend& backend, OptimizerStats* stats) {
 // Reads an activation node as an epilogue; false when it is not one we fuse (or its parameters are not constant).
 bool AsActivation(const Graph& g, const Node& n, Activation* a) {
   if (!n.domain.empty() || n.outputs.size() != 1) return false;
-  if (n.op_type == "Relu") a->kind = ActivationKind::kRelu;
-  else if (n.op_type == "Sigmoid") a->kind = ActivationKind::kSigmoid;
-  else if (n.op_type == "Tanh") a->kind = ActivationKind::kTanh;
+  if (n.op_type == "Relu")
+    a->kind = ActivationKind::kRelu;
+  else if (n.op_type == "Sigmoid")
+    a->kind = ActivationKind::kSigmoid;
+  else if (n.op_type == "Tanh")
+    a->kind = ActivationKind::kTanh;
   else if (n.op_type == "LeakyRelu") {
     a->kind = ActivationKind::kLeakyRelu;
     a->alpha = n.attrs.Float("alpha", 0.01f);

@@ -45,11 +45,16 @@ Result<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inputs) {
   auto data_of = [&](int v) -> void* {
     const ValueSlot& s = plan.slots[v];
     switch (s.kind) {
-      case ValueSlot::Kind::kInput: return inputs[s.index].data();
-      case ValueSlot::Kind::kConstant: return s.constant.data();
-      case ValueSlot::Kind::kArena: return base + s.offset;
-      case ValueSlot::Kind::kOutput: return outputs[s.index].data();
-      case ValueSlot::Kind::kUnused: return nullptr;
+      case ValueSlot::Kind::kInput:
+        return inputs[s.index].data();
+      case ValueSlot::Kind::kConstant:
+        return s.constant.data();
+      case ValueSlot::Kind::kArena:
+        return base + s.offset;
+      case ValueSlot::Kind::kOutput:
+        return outputs[s.index].data();
+      case ValueSlot::Kind::kUnused:
+        return nullptr;
     }
     return nullptr;
   };

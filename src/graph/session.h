@@ -15,7 +15,7 @@
 namespace ferry {
 
 struct SessionOptions {
-  int num_threads = 1;  // compute threads for this worker (OpenMP + BLAS)
+  int num_threads = 1;   // compute threads for this worker (OpenMP + BLAS)
   bool profile = false;  // time every step (see Session::profile())
 };
 

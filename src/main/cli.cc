@@ -27,9 +27,12 @@ std::string DimsToString(const TensorSignature& s) {
 
 std::string Bytes(size_t b) {
   char buf[64];
-  if (b >= (1u << 20)) std::snprintf(buf, sizeof buf, "%zu bytes (%.1f MiB)", b, b / 1048576.0);
-  else if (b >= 1024) std::snprintf(buf, sizeof buf, "%zu bytes (%.1f KiB)", b, b / 1024.0);
-  else std::snprintf(buf, sizeof buf, "%zu bytes", b);
+  if (b >= (1u << 20))
+    std::snprintf(buf, sizeof buf, "%zu bytes (%.1f MiB)", b, b / 1048576.0);
+  else if (b >= 1024)
+    std::snprintf(buf, sizeof buf, "%zu bytes (%.1f KiB)", b, b / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%zu bytes", b);
   return buf;
 }
 
@@ -101,9 +104,11 @@ int InspectCommand(const std::vector<std::string>& args) {
   std::cout << "ir_version: " << m.info().ir_version << "\n";
   std::cout << "opset: " << m.opset() << "\n";
   std::cout << "inputs:\n";
-  for (const auto& s : m.inputs()) std::cout << "  " << s.name << ": " << DataTypeName(s.dtype) << " " << DimsToString(s) << "\n";
+  for (const auto& s : m.inputs())
+    std::cout << "  " << s.name << ": " << DataTypeName(s.dtype) << " " << DimsToString(s) << "\n";
   std::cout << "outputs:\n";
-  for (const auto& s : m.outputs()) std::cout << "  " << s.name << ": " << DataTypeName(s.dtype) << " " << DimsToString(s) << "\n";
+  for (const auto& s : m.outputs())
+    std::cout << "  " << s.name << ": " << DataTypeName(s.dtype) << " " << DimsToString(s) << "\n";
   std::cout << "ops (" << m.ops().size() << "):";
   for (const auto& op : m.ops()) std::cout << " " << op;
   std::cout << "\n";

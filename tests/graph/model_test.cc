@@ -1,7 +1,8 @@
 // Graph rewrites, plans and sessions, checked on small graphs whose answers are worked out by hand.
+#include "graph/model.h"
+
 #include <gtest/gtest.h>
 
-#include "graph/model.h"
 #include "graph/session.h"
 
 namespace ferry {
@@ -35,7 +36,7 @@ Graph ConvBnRelu() {
   Graph g;
   g.opset = 13;
   g.opsets[""] = 13;
-  AddInput(g, "x", DataType::kFloat, {Dim{1}, Dim{1}, Dim{1}, Dim{3}});
+  AddInput(g, "x", DataType::kFloat, {Dim{1, ""}, Dim{1, ""}, Dim{1, ""}, Dim{3, ""}});
   AddInit(g, "w", Tensor::FromVector<float>({1, 1, 1, 1}, {2.f}));
   AddInit(g, "scale", Tensor::FromVector<float>({1}, {3.f}));
   AddInit(g, "bias", Tensor::FromVector<float>({1}, {1.f}));
@@ -82,8 +83,8 @@ Graph ReshapeByInput() {
   Graph g;
   g.opset = 13;
   g.opsets[""] = 13;
-  AddInput(g, "data", DataType::kFloat, {Dim{-1, "batch"}, Dim{6}});
-  AddInput(g, "shape", DataType::kInt64, {Dim{2}});
+  AddInput(g, "data", DataType::kFloat, {Dim{-1, "batch"}, Dim{6, ""}});
+  AddInput(g, "shape", DataType::kInt64, {Dim{2, ""}});
   g.nodes.push_back(MakeNode(g, "Reshape", {"data", "shape"}, {"r"}));
   g.nodes.push_back(MakeNode(g, "Identity", {"r"}, {"y"}));
   g.values[g.FindValue("r")].dtype = DataType::kFloat;
@@ -107,8 +108,9 @@ TEST(ModelTest, ShapeDecidingInputsAreValueKeyedAndPlansFollowTheirValues) {
   EXPECT_EQ((*b)[0].shape(), (Shape{6, 2}));
   EXPECT_EQ((*b)[0].as<float>()[11], 11.f);
   // A different batch: a new plan, same data order.
-  auto c = session.Run(std::vector<Tensor>{Tensor::FromVector<float>({1, 6}, std::vector<float>(values.begin(), values.begin() + 6)),
-                                           Tensor::FromVector<int64_t>({2}, {2, 3})});
+  auto c = session.Run(
+      std::vector<Tensor>{Tensor::FromVector<float>({1, 6}, std::vector<float>(values.begin(), values.begin() + 6)),
+                          Tensor::FromVector<int64_t>({2}, {2, 3})});
   ASSERT_TRUE(c.ok());
   EXPECT_EQ((*c)[0].shape(), (Shape{2, 3}));
   EXPECT_EQ((*c)[0].as<float>()[5], 5.f);
@@ -136,7 +138,7 @@ TEST(ModelTest, ViewOpsShareTheirInputsBuffer) {
   Graph g;
   g.opset = 13;
   g.opsets[""] = 13;
-  AddInput(g, "x", DataType::kFloat, {Dim{2}, Dim{6}});
+  AddInput(g, "x", DataType::kFloat, {Dim{2, ""}, Dim{6, ""}});
   AddInit(g, "shape", Tensor::FromVector<int64_t>({2}, {3, 4}));
   g.nodes.push_back(MakeNode(g, "Relu", {"x"}, {"a"}));
   g.nodes.push_back(MakeNode(g, "Reshape", {"a", "shape"}, {"r"}));

@@ -22,8 +22,10 @@ onnx::ValueInfoProto FloatInfo(const std::string& name, std::vector<int64_t> dim
   tt->set_elem_type(onnx::TensorProto::FLOAT);
   for (int64_t d : dims) {
     auto* dim = tt->mutable_shape()->add_dim();
-    if (d < 0) dim->set_dim_param("batch");
-    else dim->set_dim_value(d);
+    if (d < 0)
+      dim->set_dim_param("batch");
+    else
+      dim->set_dim_value(d);
   }
   return vi;
 }
