@@ -42,8 +42,13 @@ void ShiftedRow(const float* xc, const WindowGeometry& g, int64_t kh, int64_t kw
 
 }  // namespace
 
-void Im2ColRows(const float* x, const WindowGeometry& g, int64_t row0, int64_t row1, int64_t p0, int64_t p1,
-                float* col, int64_t ld) {
+void Im2ColRows(const float* x, const WindowGeometry& g, int64_t row0, int64_t row1, int64_t p0, int64_t p1, float* col,
+                int64_t ld) {
+  Im2ColBlock(x, g, row0, row1, p0, p1, col + row0 * ld, ld);
+}
+
+void Im2ColBlock(const float* x, const WindowGeometry& g, int64_t row0, int64_t row1, int64_t p0, int64_t p1,
+                 float* col, int64_t ld) {
   if (p1 <= p0) return;
   const int64_t KD = g.kernel[0], KH = g.kernel[1], KW = g.kernel[2];
   const int64_t ksp = KD * KH * KW;
@@ -58,7 +63,7 @@ void Im2ColRows(const float* x, const WindowGeometry& g, int64_t row0, int64_t r
     const int64_t c = r / ksp, k = r % ksp;
     const int64_t kw = k % KW, kh = (k / KW) % KH, kd = k / (KW * KH);
     const float* xc = x + c * in_size;
-    float* dst = col + r * ld;
+    float* dst = col + (r - row0) * ld;
     if (shifted_copy) {
       ShiftedRow(xc, g, kh, kw, p0, p1, dst);
       continue;

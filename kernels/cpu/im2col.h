@@ -15,8 +15,12 @@ namespace ferry::cpu {
 // Writes rows [row0, row1) and columns [p0, p1) of the column matrix of x into col; row r goes to col + r * ld
 // (ld >= p1 - p0), so threads can fill disjoint row ranges of one buffer, or several images share one matrix.
 // REQUIRES: 0 <= p0 <= p1 <= g.out_size(), rows within [0, C * g.kernel_size()).
-void Im2ColRows(const float* x, const WindowGeometry& g, int64_t row0, int64_t row1, int64_t p0, int64_t p1,
-                float* col, int64_t ld);
+void Im2ColRows(const float* x, const WindowGeometry& g, int64_t row0, int64_t row1, int64_t p0, int64_t p1, float* col,
+                int64_t ld);
+
+// The same, with row r going to col + (r - row0) * ld: the block of rows [row0, row1) from col on.
+void Im2ColBlock(const float* x, const WindowGeometry& g, int64_t row0, int64_t row1, int64_t p0, int64_t p1,
+                 float* col, int64_t ld);
 
 // The adjoint of Im2ColRows over whole images: adds every column-matrix entry of channels [c0, c1) onto the
 // input element it was read from (padding taps are dropped). col has C * g.kernel_size() rows of
