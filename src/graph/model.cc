@@ -122,7 +122,6 @@ Status Model::Init() {
   for (bool k : value_keyed_) keyed = keyed || k;
   if (!keyed) {
     std::vector<Shape> shapes = ShapesForBatch(1);
-    std::vector<Tensor> trial;
     std::vector<TensorView> views;
     for (size_t i = 0; i < inputs_.size(); ++i) views.push_back(TensorView{inputs_[i].dtype, shapes[i], nullptr});
     auto plan = BuildPlan(views);
