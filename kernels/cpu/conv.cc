@@ -18,6 +18,7 @@
 #include "kernels/cpu/conv_attrs.h"
 #include "kernels/cpu/conv_epilogue.h"
 #include "kernels/cpu/conv_gemm.h"
+#include "kernels/cpu/conv_packed.h"
 #include "kernels/cpu/conv_threads.h"
 #include "kernels/cpu/gemm_packed.h"
 #include "kernels/cpu/im2col.h"
@@ -39,10 +40,6 @@ constexpr int64_t kMinSplitCols = 64;
 constexpr int64_t kMaxDirectOutputsPerGroup = 4;
 // Budget for one packed column block of the packed GEMM path: about half of L2.
 constexpr int64_t kPackedColBytes = int64_t{1} << 20;
-// Row buffer of the packed path (floats): im2col output on its way to the packed layout, kept within L1.
-constexpr int64_t kRowBufFloats = 6144;
-// Units of at most this many output positions run transposed (RunUnitTransposed).
-constexpr int64_t kTransposedMaxCols = 256;
 
 class ConvKernel : public Kernel {
  public:
@@ -97,7 +94,8 @@ class ConvKernel : public Kernel {
       if (g_.stride[d] != 1 || g_.pad_begin[d] != 0 || g_.pad_end[d] != 0) pointwise_ = false;
     }
     direct_ = !pointwise_ && cg_ == 1 && mg_ <= kMaxDirectOutputsPerGroup;
-    // Constant weights are packed once here for the packed GEMM; Compute checks it still sees the same buffer.
+    // Constant weights are packed here (one copy shared process-wide, see conv_packed.h); Compute checks it
+    // still sees the same buffer.
     packed_w_src_ = nullptr;
     packed_w_.reset();
     packable_ =
@@ -106,19 +104,21 @@ class ConvKernel : public Kernel {
     // Planned for the BLAS path too, which runs when the weights could not be packed.
     ctx.request_scratch(static_cast<size_t>(col_floats_ + tmp_floats_) * threads_ * sizeof(float));
     if (packable_) {
-      const size_t per_group = WeightFloatsPerGroup();
-      packed_w_ = AllocateAligned(per_group * group_ * sizeof(float));
+      packed_w_ = GetConvPackedWeights(w.as<float>(), group_, mg_, kg_, transposed_);
       if (!packed_w_) return Status::Ok();
       packed_w_src_ = w.as<float>();
-      float* dst = static_cast<float*>(packed_w_.get());
-      for (int64_t grp = 0; grp < group_; ++grp) {
-        const float* wg = packed_w_src_ + grp * mg_ * kg_;
-        if (transposed_) {
-          PackedMatrix::PackInto(wg, kg_, mg_, kg_, /*trans=*/true, dst + grp * per_group);
-        } else {
-          ConvPackWeights(wg, mg_, kg_, dst + grp * per_group);
-        }
-      }
+      packed_ = ConvPackedPlan{g_,
+                               c_,
+                               m_,
+                               mg_,
+                               kg_,
+                               pointwise_,
+                               block_cols_,
+                               col_floats_,
+                               mblock_rows_,
+                               act_,
+                               packed_w_.get(),
+                               ConvPackedWeightFloatsPerGroup(mg_, kg_, transposed_)};
     }
     return Status::Ok();
   }
@@ -201,11 +201,11 @@ class ConvKernel : public Kernel {
     const int64_t max_cols = nb > 1 ? nb * out_size : (out_size + num_tiles_ - 1) / num_tiles_;
     col_floats_ = direct_ || (pointwise_ && nb == 1) ? 0 : kg_ * max_cols;
     tmp_floats_ = nb > 1 ? mg_ * max_cols : 0;
-    transposed_ = packable_ && nb == 1 && max_cols <= kTransposedMaxCols;
+    transposed_ = packable_ && nb == 1 && max_cols <= kConvTransposedMaxCols;
     if (transposed_) {
       // Channel blocks in whole 32-channel panels of the transposed weights.
       mblock_rows_ = ((mg_ + mblocks - 1) / mblocks + 31) / 32 * 32;
-      const int64_t floats = kTransposedMaxCols * (kg_ + mblock_rows_) + kRowBufFloats;
+      const int64_t floats = kConvTransposedMaxCols * (kg_ + mblock_rows_) + kConvRowBufFloats;
       col_floats_ = (std::max(col_floats_, floats) + 15) / 16 * 16;
     } else if (packable_) {
       // Column blocks whose packed form (kg_ x block_cols_) stays in L2 from packing to use. Every block streams
@@ -218,7 +218,7 @@ class ConvKernel : public Kernel {
       // 64-byte aligned.
       // Planned for the BLAS path too, which runs if Compute sees a different weight buffer.
       const int64_t packed_floats =
-          static_cast<int64_t>(ConvPackedColFloats(kg_, block_cols_)) + std::max(block_cols_, kRowBufFloats);
+          static_cast<int64_t>(ConvPackedColFloats(kg_, block_cols_)) + std::max(block_cols_, kConvRowBufFloats);
       col_floats_ = (std::max(col_floats_, packed_floats) + 15) / 16 * 16;
       tmp_floats_ = (tmp_floats_ + 15) / 16 * 16;
     }
@@ -242,11 +242,11 @@ class ConvKernel : public Kernel {
     if (m1 <= m0 || cols == 0) return;
     const float* xg = x + (n0 * c_ + grp * cg_) * in_size;
     if (use_packed_ && transposed_) {
-      RunUnitTransposed(grp, p0, cols, m0, m1, xg, bias, y + (n0 * m_ + grp * mg_ + m0) * out_size, buf);
+      ConvRunUnitTransposed(packed_, grp, p0, cols, m0, m1, xg, bias, y + (n0 * m_ + grp * mg_ + m0) * out_size, buf);
       return;
     }
     if (use_packed_) {
-      RunUnitPacked(grp, n0, nimg, p0, cols, m0, m1, xg, bias, y, buf);
+      ConvRunUnitPacked(packed_, grp, n0, nimg, p0, cols, m0, m1, xg, bias, y, buf);
       return;
     }
     float* col = buf;
@@ -275,107 +275,6 @@ class ConvKernel : public Kernel {
       float* yi = yg + i * m_ * out_size;
       for (int64_t r = 0; r < m1 - m0; ++r)
         std::memcpy(yi + r * out_size, tmp + r * cols + i * out_size, out_size * sizeof(float));
-      BiasActivation(yi, m1 - m0, out_size, out_size, bg, act_);
-    }
-  }
-
-  // Floats of the packed weights of one group.
-  size_t WeightFloatsPerGroup() const {
-    return transposed_ ? PackedMatrix::PackedFloats(kg_, mg_) : ConvPackedWeightFloats(mg_, kg_);
-  }
-
-  // RunUnit for small maps (few output positions, many channels: the last stages of ResNet-style networks),
-  // as Y^T = Col^T * W^T: the vectors then run along output channels, which fill them, where output positions
-  // (7 x 7 = 49 of them, say) would leave a panel of 32 mostly empty. yg is the unit's first output channel.
-  void RunUnitTransposed(int64_t grp, int64_t p0, int64_t cols, int64_t m0, int64_t m1, const float* xg,
-                         const float* bias, float* yg, float* buf) const {
-    const int64_t in_size = g_.in_size();
-    const int64_t chunks = (cols + kTransposedMaxCols - 1) / kTransposedMaxCols;
-    // Equal chunks, in whole 12-row blocks of the micro-kernel where possible.
-    const int64_t chunk_cols = std::min(kTransposedMaxCols, ((cols + chunks - 1) / chunks + 11) / 12 * 12);
-    for (int64_t q0 = p0; q0 < p0 + cols; q0 += chunk_cols) {
-      TransposedChunk(grp, q0, std::min(chunk_cols, p0 + cols - q0), m0, m1, xg, in_size, bias, yg, buf);
-    }
-  }
-
-  // Output positions [q0, q0 + cols) of RunUnitTransposed; cols <= kTransposedMaxCols.
-  void TransposedChunk(int64_t grp, int64_t q0, int64_t cols, int64_t m0, int64_t m1, const float* xg, int64_t in_size,
-                       const float* bias, float* yg, float* buf) const {
-    const int64_t out_size = g_.out_size(), rows = m1 - m0;
-    float* colt = buf;                                    // [cols, kg_]
-    float* yt = colt + kTransposedMaxCols * kg_;          // [cols, rows]
-    float* row = yt + kTransposedMaxCols * mblock_rows_;  // im2col rows on their way into colt
-    const int64_t chunk = std::max<int64_t>(1, std::min(kg_, kRowBufFloats / cols));
-    for (int64_t r0 = 0; r0 < kg_; r0 += chunk) {
-      const int64_t r1 = std::min(kg_, r0 + chunk);
-      if (pointwise_) {
-        for (int64_t r = r0; r < r1; ++r)
-          std::memcpy(row + (r - r0) * cols, xg + r * in_size + q0, cols * sizeof(float));
-      } else {
-        Im2ColBlock(xg, g_, r0, r1, q0, q0 + cols, row, cols);
-      }
-      for (int64_t j = 0; j < cols; ++j) {
-        float* dst = colt + j * kg_;
-        for (int64_t r = r0; r < r1; ++r) dst[r] = row[(r - r0) * cols + j];
-      }
-    }
-    const float* wt = static_cast<const float*>(packed_w_.get()) + grp * WeightFloatsPerGroup() + m0 * kg_;
-    PackedMatrix::MultiplyPacked(wt, kg_, rows, colt, cols, kg_, yt, rows, /*accumulate=*/false, /*threads=*/1);
-    for (int64_t m = 0; m < rows; ++m) {
-      float* dst = yg + m * out_size + q0;
-      for (int64_t j = 0; j < cols; ++j) dst[j] = yt[j * rows + m];
-    }
-    BiasActivation(yg + q0, rows, cols, out_size, bias != nullptr ? bias + grp * mg_ + m0 : nullptr, act_);
-  }
-
-  // RunUnit with the packed GEMM: the unit's columns go a block at a time through im2col straight into the
-  // packed layout, then every output channel of the unit is multiplied by the block while it is in L2.
-  void RunUnitPacked(int64_t grp, int64_t n0, int64_t nimg, int64_t p0, int64_t cols, int64_t m0, int64_t m1,
-                     const float* xg, const float* bias, float* y, float* buf) const {
-    const int64_t out_size = g_.out_size(), in_size = g_.in_size();
-    float* packed = buf;
-    float* row = buf + ConvPackedColFloats(kg_, block_cols_);
-    const float* wp = static_cast<const float*>(packed_w_.get()) + grp * ConvPackedWeightFloats(mg_, kg_) + m0 * kg_;
-    const float* bg = bias != nullptr ? bias + grp * mg_ + m0 : nullptr;
-    float* yg = y + (n0 * m_ + grp * mg_ + m0) * out_size;
-    float* out = nimg > 1 ? buf + col_floats_ : yg + p0;
-    const int64_t ldc = nimg > 1 ? cols : out_size;
-    for (int64_t j0 = 0; j0 < cols; j0 += block_cols_) {
-      const int64_t j1 = std::min(cols, j0 + block_cols_), bc = j1 - j0;
-      ConvPackZeroTail(kg_, bc, packed);
-      if (pointwise_ && nimg == 1) {
-        for (int64_t r = 0; r < kg_; ++r) ConvPackColRow(xg + r * in_size + p0 + j0, r, kg_, bc, packed);
-      } else {
-        // Rows go through im2col a few at a time (enough to fill the row buffer), which spreads its
-        // per-call setup over several rows.
-        const int64_t chunk = std::max<int64_t>(1, std::min(kg_, kRowBufFloats / bc));
-        for (int64_t r0 = 0; r0 < kg_; r0 += chunk) {
-          const int64_t r1 = std::min(kg_, r0 + chunk);
-          for (int64_t j = j0; j < j1;) {  // one run of columns per image
-            const int64_t i = nimg > 1 ? j / out_size : 0;
-            const int64_t pos = nimg > 1 ? j % out_size : p0 + j;
-            const int64_t len = nimg > 1 ? std::min(j1 - j, out_size - pos) : j1 - j;
-            const float* xi = xg + i * c_ * in_size;
-            if (pointwise_) {
-              for (int64_t r = r0; r < r1; ++r) {
-                std::memcpy(row + (r - r0) * bc + (j - j0), xi + r * in_size + pos, len * sizeof(float));
-              }
-            } else {
-              Im2ColBlock(xi, g_, r0, r1, pos, pos + len, row + (j - j0), bc);
-            }
-            j += len;
-          }
-          for (int64_t r = r0; r < r1; ++r) ConvPackColRow(row + (r - r0) * bc, r, kg_, bc, packed);
-        }
-      }
-      ConvGemm(wp, m1 - m0, kg_, packed, bc, out + j0, ldc);
-      if (nimg == 1) BiasActivation(out + j0, m1 - m0, bc, ldc, bg, act_);
-    }
-    if (nimg == 1) return;
-    for (int64_t i = 0; i < nimg; ++i) {
-      float* yi = yg + i * m_ * out_size;
-      for (int64_t r = 0; r < m1 - m0; ++r)
-        std::memcpy(yi + r * out_size, out + r * cols + i * out_size, out_size * sizeof(float));
       BiasActivation(yi, m1 - m0, out_size, out_size, bg, act_);
     }
   }
@@ -448,14 +347,15 @@ class ConvKernel : public Kernel {
   int64_t tmp_floats_ = 0;
   int threads_ = 1;
   int64_t col_floats_ = 0;
-  // Weights packed for ConvGemm (per group, ConvPackedWeightFloats(mg_, kg_) floats each), the buffer they were
-  // packed from, and the column block width of the packed path; use_packed_ is set per Compute.
-  std::shared_ptr<void> packed_w_;
+  // Weights packed for the packed paths (shared with other plans), the buffer they were packed from, the column
+  // block width of the packed path, and the plan handed to the packed paths; use_packed_ is set per Compute.
+  std::shared_ptr<const float> packed_w_;
   const float* packed_w_src_ = nullptr;
   int64_t block_cols_ = kConvNr;
+  ConvPackedPlan packed_;
   bool use_packed_ = false;
   // Whether the weights may be packed (known, and a CPU with the kernels), and whether they are packed for
-  // RunUnitTransposed (PackedMatrix's layout) rather than for ConvGemm.
+  // ConvRunUnitTransposed (PackedMatrix's layout) rather than for ConvGemm.
   bool packable_ = false;
   bool transposed_ = false;
 };

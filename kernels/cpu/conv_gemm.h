@@ -1,6 +1,7 @@
 // The GEMM behind Conv's packed path: Y[M, N] = W[M, K] * Col[K, N], with W (the constant weights) packed once
-// per plan into row panels and Col (the column matrix) packed per call, a block of columns at a time, into
-// column panels, both laid out for an AVX-512 micro-kernel that keeps an 8 x 32 block of Y in registers.
+// per process (conv_packed.h) into row panels and Col (the column matrix) packed per call, a block of columns at
+// a time, into column panels, both laid out for an AVX-512 micro-kernel that keeps an 8 x 32 block of Y in
+// registers.
 //
 // OpenBLAS repacks the weights on every call and, for ResNet-style shapes (N a few hundred to a few thousand,
 // K in the hundreds to thousands), spends a large share of its time doing so; writing the column matrix

@@ -1,0 +1,60 @@
+// Conv's packed-GEMM paths: the weights packed once per process, and the units of work that multiply by them.
+//
+// Plans are made per input signature and per worker, and each holds its own Conv kernels; packing the weights
+// per kernel would keep one copy of every weight per plan (+45 MB for a ResNet-18). GetConvPackedWeights shares
+// one packed copy per (weight buffer, layout) through a process-wide cache, as PackedMatrix::Get does for
+// Gemm/MatMul: the key is the source pointer, shape and layout plus a sample of the values (guarding against a
+// new model's weights at a recycled address), and an entry lives as long as a kernel holds it.
+//
+// Thread safety: GetConvPackedWeights is thread-safe; the packed weights are immutable once returned.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "kernels/cpu/activation.h"
+#include "kernels/cpu/conv_attrs.h"
+
+namespace ferry::cpu {
+
+// Row buffer of the packed paths (floats): im2col output on its way to the packed layout, kept within L1.
+constexpr int64_t kConvRowBufFloats = 6144;
+// Units of at most this many output positions run transposed (ConvRunUnitTransposed).
+constexpr int64_t kConvTransposedMaxCols = 256;
+
+// Floats of one group's packed weights: ConvPackWeights' layout for ConvGemm or, when transposed, PackedMatrix's
+// layout of W^T ([kg, mg]).
+size_t ConvPackedWeightFloatsPerGroup(int64_t mg, int64_t kg, bool transposed);
+
+// The weights w ([group * mg, kg] row-major) packed group by group (ConvPackedWeightFloatsPerGroup floats
+// each), shared with every other caller for the same buffer and layout. nullptr on allocation failure.
+// REQUIRES: ConvGemmAvailable() and PackedMatrix::Available(); w outlives the returned handle.
+std::shared_ptr<const float> GetConvPackedWeights(const float* w, int64_t group, int64_t mg, int64_t kg,
+                                                  bool transposed);
+
+// What the packed unit paths need of a Conv's plan.
+struct ConvPackedPlan {
+  WindowGeometry g;
+  int64_t c = 0, m = 0, mg = 0, kg = 0;
+  bool pointwise = false;
+  int64_t block_cols = 0;   // column block width of ConvRunUnitPacked
+  int64_t col_floats = 0;   // offset of the GEMM result in buf when a unit holds several images
+  int64_t mblock_rows = 0;  // output-channel rows reserved in buf by ConvRunUnitTransposed
+  Activation act;
+  const float* weights = nullptr;  // from GetConvPackedWeights
+  size_t weight_floats_per_group = 0;
+};
+
+// A unit with the packed GEMM: the unit's columns go a block at a time through im2col straight into the
+// packed layout, then every output channel of the unit is multiplied by the block while it is in L2.
+void ConvRunUnitPacked(const ConvPackedPlan& p, int64_t grp, int64_t n0, int64_t nimg, int64_t p0, int64_t cols,
+                       int64_t m0, int64_t m1, const float* xg, const float* bias, float* y, float* buf);
+
+// A unit for small maps (few output positions, many channels: the last stages of ResNet-style networks), as
+// Y^T = Col^T * W^T: the vectors then run along output channels, which fill them, where output positions
+// (7 x 7 = 49 of them, say) would leave a panel of 32 mostly empty. yg is the unit's first output channel.
+void ConvRunUnitTransposed(const ConvPackedPlan& p, int64_t grp, int64_t p0, int64_t cols, int64_t m0, int64_t m1,
+                           const float* xg, const float* bias, float* yg, float* buf);
+
+}  // namespace ferry::cpu
