@@ -8,24 +8,29 @@ namespace ferry {
 Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options)
     : model_(std::move(model)), options_(options) {}
 
-Result<const Plan*> Session::PlanFor(const std::vector<TensorView>& inputs) {
+Result<Plan*> Session::FindOrBuildPlan(const std::vector<TensorView>& inputs) {
   FERRY_RETURN_IF_ERROR(model_->CheckInputs(inputs));
   std::string key = model_->PlanKey(inputs);
   auto it = plans_.find(key);
-  if (it != plans_.end()) return static_cast<const Plan*>(it->second.get());
+  if (it != plans_.end()) return it->second.get();
   FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Plan> plan, model_->BuildPlan(inputs, options_.num_threads));
   if (plans_.size() >= kMaxPlans) plans_.clear();
-  const Plan* p = plan.get();
+  Plan* p = plan.get();
   plans_[key] = std::move(plan);
   return p;
+}
+
+Result<const Plan*> Session::PlanFor(const std::vector<TensorView>& inputs) {
+  FERRY_ASSIGN_OR_RETURN(Plan * plan, FindOrBuildPlan(inputs));
+  return static_cast<const Plan*>(plan);
 }
 
 Result<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inputs) {
   std::vector<TensorView> views;
   views.reserve(inputs.size());
   for (const Tensor& t : inputs) views.push_back(t.view());
-  FERRY_ASSIGN_OR_RETURN(const Plan* cplan, PlanFor(views));
-  Plan& plan = *const_cast<Plan*>(cplan);  // owned by this session; kernels keep per-plan state
+  FERRY_ASSIGN_OR_RETURN(Plan * found, FindOrBuildPlan(views));
+  Plan& plan = *found;  // owned by this session; its kernels keep per-plan state
   const Backend& backend = model_->backend();
   const size_t need = plan.arena_bytes + plan.scratch_bytes + 64;
   if (arena_.bytes < need) {

@@ -43,6 +43,8 @@ class Session {
   const std::map<std::string, OpProfile>& profile() const { return profile_; }
 
  private:
+  Result<Plan*> FindOrBuildPlan(const std::vector<TensorView>& inputs);
+
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   std::map<std::string, std::unique_ptr<Plan>> plans_;

@@ -1,0 +1,243 @@
+#include "registry/model_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <exception>
+#include <set>
+#include <vector>
+
+namespace ferry {
+namespace {
+
+// User text echoed in an error: escaped and cut short, so a hostile file cannot flood a log line.
+std::string Quote(std::string_view text) {
+  constexpr size_t kMaxShown = 64;
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > kMaxShown) out += "...";
+  out += '"';
+  return out;
+}
+
+// What a node is, for "expected X, got Y" messages.
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return node.Tag() == "!" ? "the quoted string " + Quote(node.Scalar()) : Quote(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+// A plain (unquoted, untagged) decimal integer of at least `min`. Quoted "8", 0x8, 010, 8.0 and 1e3 are refused:
+// yaml-cpp's own conversion would accept some of them, and the config should mean exactly what it shows.
+Result<int64_t> ParseInt(const YAML::Node& node, const std::string& key, int64_t min) {
+  const char* want = min > 0 ? "a positive integer" : "a non-negative integer";
+  if (!node.IsScalar() || node.Tag() != "?") {
+    return InvalidArgument("{}: expected {}, got {}", key, want, Describe(node));
+  }
+  const std::string& text = node.Scalar();
+  int64_t value = 0;
+  const char* begin = text.data();
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(begin, end, value);
+  if (ec == std::errc::result_out_of_range) {
+    return InvalidArgument("{}: {} is out of range", key, Quote(text));
+  }
+  // Leading zeros are refused: YAML 1.1 readers take 010 as octal 8, YAML 1.2 readers as 10.
+  const bool leading_zero = text.size() > 1 && (text[0] == '0' || (text[0] == '-' && text[1] == '0'));
+  if (ec != std::errc() || ptr != end || text.empty() || leading_zero) {
+    return InvalidArgument("{}: expected {}, got {}", key, want, Describe(node));
+  }
+  if (value < min) return InvalidArgument("{}: expected {}, got {}", key, want, value);
+  return value;
+}
+
+// The entries of a map node, refusing non-scalar and duplicate keys (yaml-cpp keeps duplicates silently).
+// A null node (`labels:` with nothing after it) is an empty map.
+Result<std::vector<std::pair<std::string, YAML::Node>>> MapEntries(const YAML::Node& node, const std::string& key) {
+  std::vector<std::pair<std::string, YAML::Node>> entries;
+  if (node.IsNull()) return entries;
+  if (!node.IsMap()) {
+    return InvalidArgument("{}: expected a map, got {}", key.empty() ? "config" : key, Describe(node));
+  }
+  std::set<std::string> seen;
+  for (const auto& kv : node) {
+    const std::string where = key.empty() ? std::string("config") : key;
+    if (kv.first.IsNull()) {
+      return InvalidArgument("{}: a key is empty or a YAML null word (null, ~); quote a name such as \"null\"", where);
+    }
+    if (!kv.first.IsScalar()) {
+      return InvalidArgument("{}: keys must be names, got {}", where, Describe(kv.first));
+    }
+    const std::string& name = kv.first.Scalar();
+    if (!seen.insert(name).second) return InvalidArgument("{}: duplicate key {}", where, Quote(name));
+    entries.emplace_back(name, kv.second);
+  }
+  return entries;
+}
+
+std::string Join(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+Result<VersionPolicy> ParseVersionPolicy(const YAML::Node& node) {
+  const std::string key = "version_policy";
+  constexpr const char* kChoices = "one of latest, all, specific";
+  if (!node.IsMap() || node.size() != 1) {
+    return InvalidArgument("{}: expected a map with exactly one of latest, all, specific, got {}", key,
+                           node.IsMap() ? fmt::format("{} keys", node.size()) : Describe(node));
+  }
+  FERRY_ASSIGN_OR_RETURN(auto entries, MapEntries(node, key));
+  const auto& [kind, body] = entries[0];
+  const std::string where = Join(key, kind);
+  VersionPolicy policy;
+  if (kind == "latest") {
+    policy.kind = VersionPolicy::Kind::kLatest;
+    FERRY_ASSIGN_OR_RETURN(auto options, MapEntries(body, where));
+    for (const auto& [name, value] : options) {
+      if (name != "num_versions") {
+        return InvalidArgument("{}: unknown key {} (expected num_versions)", where, Quote(name));
+      }
+      FERRY_ASSIGN_OR_RETURN(policy.num_versions, ParseInt(value, Join(where, name), 1));
+    }
+  } else if (kind == "all") {
+    policy.kind = VersionPolicy::Kind::kAll;
+    FERRY_ASSIGN_OR_RETURN(auto options, MapEntries(body, where));
+    if (!options.empty()) {
+      return InvalidArgument("{}: takes no options, got key {}", where, Quote(options[0].first));
+    }
+  } else if (kind == "specific") {
+    policy.kind = VersionPolicy::Kind::kSpecific;
+    FERRY_ASSIGN_OR_RETURN(auto options, MapEntries(body, where));
+    bool have_versions = false;
+    for (const auto& [name, value] : options) {
+      const std::string list_key = Join(where, name);
+      if (name != "versions") {
+        return InvalidArgument("{}: unknown key {} (expected versions)", where, Quote(name));
+      }
+      if (!value.IsSequence() || value.size() == 0) {
+        return InvalidArgument("{}: expected a non-empty list of versions, got {}", list_key,
+                               value.IsSequence() ? "an empty list" : Describe(value));
+      }
+      for (size_t i = 0; i < value.size(); ++i) {
+        FERRY_ASSIGN_OR_RETURN(int64_t v, ParseInt(value[i], fmt::format("{}[{}]", list_key, i), 1));
+        if (std::find(policy.versions.begin(), policy.versions.end(), v) != policy.versions.end()) {
+          return InvalidArgument("{}: version {} is listed twice", list_key, v);
+        }
+        policy.versions.push_back(v);
+      }
+      have_versions = true;
+    }
+    if (!have_versions) return InvalidArgument("{}: missing key \"versions\"", where);
+    std::sort(policy.versions.begin(), policy.versions.end());
+  } else {
+    return InvalidArgument("{}: unknown policy {} (expected {})", key, Quote(kind), kChoices);
+  }
+  return policy;
+}
+
+Result<std::map<std::string, int64_t>> ParseLabels(const YAML::Node& node) {
+  const std::string key = "labels";
+  FERRY_ASSIGN_OR_RETURN(auto entries, MapEntries(node, key));
+  std::map<std::string, int64_t> labels;
+  for (const auto& [name, value] : entries) {
+    if (!IsValidLabelName(name)) {
+      return InvalidArgument("{}: label name {} must match [A-Za-z0-9_.-]+", key, Quote(name));
+    }
+    FERRY_ASSIGN_OR_RETURN(labels[name], ParseInt(value, Join(key, name), 1));
+  }
+  return labels;
+}
+
+Result<ModelConfig> ParseDocument(const YAML::Node& root) {
+  ModelConfig config;
+  if (root.IsNull()) return config;  // an empty file or a lone "---"
+  if (!root.IsMap()) return InvalidArgument("config: expected a map of keys to values, got {}", Describe(root));
+  FERRY_ASSIGN_OR_RETURN(auto entries, MapEntries(root, ""));
+  for (const auto& [name, value] : entries) {
+    if (name == "version_policy") {
+      FERRY_ASSIGN_OR_RETURN(config.version_policy, ParseVersionPolicy(value));
+    } else if (name == "labels") {
+      FERRY_ASSIGN_OR_RETURN(config.labels, ParseLabels(value));
+    } else if (name == "max_batch_size") {
+      FERRY_ASSIGN_OR_RETURN(config.max_batch_size, ParseInt(value, name, 0));
+    } else {
+      return InvalidArgument("unknown key {} (known keys: version_policy, labels, max_batch_size)", Quote(name));
+    }
+  }
+  return config;
+}
+
+}  // namespace
+
+bool IsValidLabelName(std::string_view name) {
+  if (name.empty()) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
+  });
+}
+
+Result<ModelConfig> ParseModelConfig(const std::string& yaml_text) {
+  // The one boundary where yaml-cpp's exceptions (syntax errors, recursion depth, bad_alloc) become a Status.
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(yaml_text);
+    if (docs.empty()) return ModelConfig();
+    if (docs.size() > 1) {
+      return InvalidArgument("config: expected one YAML document, got {} (remove the extra \"---\")", docs.size());
+    }
+    return ParseDocument(docs[0]);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument("config is not valid YAML: line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1,
+                           e.msg);
+  } catch (const std::exception& e) {
+    return InvalidArgument("config could not be read: {}", e.what());
+  }
+}
+
+std::string SerializeModelConfig(const ModelConfig& config) {
+  std::string out = "version_policy: ";
+  const VersionPolicy& p = config.version_policy;
+  switch (p.kind) {
+    case VersionPolicy::Kind::kLatest:
+      out += fmt::format("{{latest: {{num_versions: {}}}}}", p.num_versions);
+      break;
+    case VersionPolicy::Kind::kAll:
+      out += "{all: {}}";
+      break;
+    case VersionPolicy::Kind::kSpecific:
+      out += fmt::format("{{specific: {{versions: [{}]}}}}", fmt::join(p.versions, ", "));
+      break;
+  }
+  // Label names are quoted: valid names such as "null" or "~" would otherwise read back as YAML nulls.
+  out += "\nlabels: {";
+  bool first = true;
+  for (const auto& [name, version] : config.labels) {
+    out += fmt::format("{}\"{}\": {}", first ? "" : ", ", name, version);
+    first = false;
+  }
+  out += fmt::format("}}\nmax_batch_size: {}\n", config.max_batch_size);
+  return out;
+}
+
+}  // namespace ferry
