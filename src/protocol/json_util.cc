@@ -10,9 +10,15 @@ namespace {
 
 // What ParseJson puts in place of the bare non-finite tokens. The leading \u0001 keeps them apart from any
 // string a client would plausibly send; they are only read back where a float is expected.
-constexpr std::string_view kNanMarker = "\x01" "ferry:NaN";
-constexpr std::string_view kInfMarker = "\x01" "ferry:Infinity";
-constexpr std::string_view kNegInfMarker = "\x01" "ferry:-Infinity";
+constexpr std::string_view kNanMarker =
+    "\x01"
+    "ferry:NaN";
+constexpr std::string_view kInfMarker =
+    "\x01"
+    "ferry:Infinity";
+constexpr std::string_view kNegInfMarker =
+    "\x01"
+    "ferry:-Infinity";
 
 constexpr std::string_view kNanToken = "NaN";
 constexpr std::string_view kInfToken = "Infinity";

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <string_view>
 
@@ -51,6 +50,18 @@ void AppendNestedJson(std::string* out, const TensorView& t, size_t dim, int64_t
 // Appends every element of `t` as one flat list.
 void AppendFlatJson(std::string* out, const TensorView& t);
 bool IsJsonWritable(DataType dtype);
+
+// Runs fn() and turns an exception that escaped it into an Internal status, so that none crosses the module
+// boundary. The codecs check a value's kind before every nlohmann call that could throw; this is the backstop
+// for a mistake in those checks (and for std::bad_alloc).
+template <typename Fn>
+auto GuardExceptions(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return Internal("protocol codec: unexpected exception: {}", e.what());
+  }
+}
 
 // float16 / bfloat16 bit patterns to float (exact).
 float HalfToFloat(uint16_t h);

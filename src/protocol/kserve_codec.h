@@ -4,8 +4,9 @@
 // Plain data in and out: no sockets, no engine.
 //
 // Errors: a malformed request is InvalidArgument (HTTP 400, as the spec says; Triton answers 500 to some of
-// these); a well-formed request this build cannot hold (BYTES tensors, FP16/BF16 as JSON, shared memory, the
-// classification extension, raw binary requests) is Unimplemented. Messages follow Triton's wording where
+// these), FP16/BF16 sent as JSON included (400, as Triton: only the binary form carries them); a well-formed
+// request this build cannot hold (BYTES tensors, shared memory, the classification extension, raw binary
+// requests with Inference-Header-Content-Length: 0) is Unimplemented. Messages follow Triton's wording where
 // protocols.md quotes it and name the input, the index and expected vs actual.
 // Thread-compatible free functions; nothing is retained after a call returns.
 #pragma once
@@ -50,8 +51,8 @@ struct KsInferRequest {
   std::string id;           // "" when absent
   KsParameters parameters;  // as sent
   bool binary_data_output = false;
-  std::vector<KsInferInput> inputs;          // in request order; names are unique
-  std::vector<KsRequestedOutput> outputs;    // empty: the client asked for every output
+  std::vector<KsInferInput> inputs;        // in request order; names are unique
+  std::vector<KsRequestedOutput> outputs;  // empty: the client asked for every output
 };
 
 // Decodes an infer body. `header_length` is the raw value of the Inference-Header-Content-Length header, or
@@ -59,7 +60,11 @@ struct KsInferRequest {
 // binary tensors in input order. Checks: JSON shape of every field, datatypes, non-negative dims whose product
 // fits int64, element count (flat or nested `data`, only the total is checked) or byte count vs shape,
 // exactly one of `data` / `binary_data_size`, no binary bytes left over, duplicate names.
-Result<KsInferRequest> DecodeKsInferRequest(std::string_view body, std::optional<std::string_view> header_length);
+// N == 0 is Triton's raw binary request: the whole body is the data of the model's only input, so it needs
+// `raw_inputs` (the model's inputs; Unimplemented when null); that input may have at most one -1 dim, deduced
+// from the byte count, and the result asks for every output in binary (binary_data_output = true).
+Result<KsInferRequest> DecodeKsInferRequest(std::string_view body, std::optional<std::string_view> header_length,
+                                            const std::vector<TensorSpec>* raw_inputs = nullptr);
 
 // Checks a decoded request against the model: every input known, none missing, datatypes equal, shapes fit
 // (rank and fixed dims), every requested output known. Messages name `model_name`.
@@ -84,7 +89,7 @@ struct KsInferResponse {
 
 // Picks the outputs to send: the requested ones in request order (with their binary flags), or, when the
 // request names none, every produced output in name order with binary = request.binary_data_output.
-// NotFound-free: a requested name missing from `produced` is InvalidArgument.
+// A requested name missing from `produced` is InvalidArgument.
 Result<std::vector<KsInferOutput>> SelectKsOutputs(const KsInferRequest& request,
                                                    const std::map<std::string, Tensor>& produced);
 

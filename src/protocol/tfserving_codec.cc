@@ -13,9 +13,7 @@ struct TfsPredictBody::Doc {
 namespace {
 
 // {"b64": "<string>"}: TF Serving's binary-string value, which counts as a value, not as a named-input object.
-bool IsB64Object(const Json& j) {
-  return j.is_object() && j.size() == 1 && j.contains("b64") && j["b64"].is_string();
-}
+bool IsB64Object(const Json& j) { return j.is_object() && j.size() == 1 && j.contains("b64") && j["b64"].is_string(); }
 
 bool IsNamedObject(const Json& j) { return j.is_object() && !IsB64Object(j); }
 
@@ -124,9 +122,10 @@ Result<std::map<std::string, Tensor>> DecodeRows(const Json& instances, const st
     for (size_t k = 0; k < specs.size(); ++k) {
       auto it = inst.find(specs[k].name);
       if (it == inst.end()) {
-        return InvalidArgument("Failed to process element: {} of 'instances' list. JSON object: keys must be equal to: "
-                               "{} (missing: {})",
-                               i, JoinNames(specs), specs[k].name);
+        return InvalidArgument(
+            "Failed to process element: {} of 'instances' list. JSON object: keys must be equal to: "
+            "{} (missing: {})",
+            i, JoinNames(specs), specs[k].name);
       }
       per_input[k].push_back(&*it);
     }
@@ -169,31 +168,35 @@ Status CheckWritable(const std::string& name, const Tensor& t) {
 }  // namespace
 
 Result<TfsPredictBody> TfsPredictBody::Parse(std::string_view body) {
-  FERRY_ASSIGN_OR_RETURN(Json json, ParseJson(body));
-  if (!json.is_object()) return InvalidArgument("Is not object");
-  TfsPredictBody out;
-  auto sig = json.find("signature_name");
-  if (sig != json.end()) {
-    if (!sig->is_string()) return InvalidArgument("'signature_name' key must be a string value.");
-    out.signature_name_ = sig->get<std::string>();
-  }
-  bool has_instances = json.contains("instances");
-  bool has_inputs = json.contains("inputs");
-  if (has_instances && has_inputs) {
-    return InvalidArgument(
-        "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist in request");
-  }
-  if (!has_instances && !has_inputs) return InvalidArgument("Missing 'inputs' or 'instances' key");
-  out.format_ = has_instances ? TfsFormat::kRow : TfsFormat::kColumnar;
-  out.doc_ = std::make_shared<const Doc>(Doc{std::move(json)});
-  return out;
+  return GuardExceptions([&]() -> Result<TfsPredictBody> {
+    FERRY_ASSIGN_OR_RETURN(Json json, ParseJson(body));
+    if (!json.is_object()) return InvalidArgument("Is not object");
+    TfsPredictBody out;
+    auto sig = json.find("signature_name");
+    if (sig != json.end()) {
+      if (!sig->is_string()) return InvalidArgument("'signature_name' key must be a string value.");
+      out.signature_name_ = sig->get<std::string>();
+    }
+    bool has_instances = json.contains("instances");
+    bool has_inputs = json.contains("inputs");
+    if (has_instances && has_inputs) {
+      return InvalidArgument(
+          "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist in request");
+    }
+    if (!has_instances && !has_inputs) return InvalidArgument("Missing 'inputs' or 'instances' key");
+    out.format_ = has_instances ? TfsFormat::kRow : TfsFormat::kColumnar;
+    out.doc_ = std::make_shared<const Doc>(Doc{std::move(json)});
+    return out;
+  });
 }
 
 Result<std::map<std::string, Tensor>> TfsPredictBody::DecodeInputs(const std::vector<TensorSpec>& inputs) const {
-  if (!doc_) return InvalidArgument("predict body was not parsed");
-  if (inputs.empty()) return InvalidArgument("the model's signature has no inputs");
-  if (format_ == TfsFormat::kRow) return DecodeRows(doc_->json["instances"], inputs);
-  return DecodeColumns(doc_->json["inputs"], inputs);
+  return GuardExceptions([&]() -> Result<std::map<std::string, Tensor>> {
+    if (!doc_) return InvalidArgument("predict body was not parsed");
+    if (inputs.empty()) return InvalidArgument("the model's signature has no inputs");
+    if (format_ == TfsFormat::kRow) return DecodeRows(doc_->json["instances"], inputs);
+    return DecodeColumns(doc_->json["inputs"], inputs);
+  });
 }
 
 Result<TfsPredictRequest> DecodeTfsPredictRequest(std::string_view body, const std::vector<TensorSpec>& inputs) {
