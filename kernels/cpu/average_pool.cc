@@ -20,17 +20,8 @@ class AveragePoolKernel : public Kernel {
       : attrs_(std::move(attrs)), count_include_pad_(count_include_pad) {}
 
   Status Prepare(KernelContext& ctx) override {
-    if (!ctx.has_input(0)) return InvalidArgument("AveragePool needs input X");
-    const TensorView& x = ctx.input(0);
-    FERRY_RETURN_IF_ERROR(CheckInputType(x.dtype, 0, kTypes));
-    dtype_ = x.dtype;
-    if (x.rank() < 3) return InvalidArgument("X has rank {}; AveragePool needs [N, C, spatial...]", x.rank());
-    FERRY_ASSIGN_OR_RETURN(g_, ResolveForwardGeometry(attrs_, SpatialDims(x.shape), attrs_.kernel_shape));
-    taps_.Build(g_);
-    planes_ = x.shape[0] * x.shape[1];
-    Shape out = {x.shape[0], x.shape[1]};
-    for (int64_t d : g_.OutDims()) out.push_back(d);
-    ctx.set_output(0, x.dtype, out);
+    FERRY_RETURN_IF_ERROR(PreparePoolWindow(ctx, "AveragePool", attrs_, kTypes, &g_, &taps_, &planes_).status());
+    dtype_ = ctx.input(0).dtype;
     return Status::Ok();
   }
 

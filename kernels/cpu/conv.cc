@@ -10,7 +10,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstring>
 
@@ -46,15 +45,9 @@ class ConvKernel : public Kernel {
   ConvKernel(WindowAttrs attrs, int64_t group, Activation act) : attrs_(std::move(attrs)), group_(group), act_(act) {}
 
   Status Prepare(KernelContext& ctx) override {
-    if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
-      return InvalidArgument("Conv needs inputs X and W");
-    }
+    FERRY_RETURN_IF_ERROR(CheckConvInputs(ctx, "Conv"));
     const TensorView& x = ctx.input(0);
     const TensorView& w = ctx.input(1);
-    FERRY_RETURN_IF_ERROR(CheckInputType(x.dtype, 0, {DataType::kFloat}));
-    FERRY_RETURN_IF_ERROR(CheckInputType(w.dtype, 1, {DataType::kFloat}));
-    if (x.rank() < 3) return InvalidArgument("X has rank {}; Conv needs [N, C, spatial...]", x.rank());
-    if (w.rank() != x.rank()) return InvalidArgument("W has rank {}; X has rank {}", w.rank(), x.rank());
     n_ = x.shape[0];
     c_ = x.shape[1];
     m_ = w.shape[0];
@@ -64,18 +57,8 @@ class ConvKernel : public Kernel {
     }
     if (m_ % group_ != 0) return InvalidArgument("W has {} output channels, not a multiple of group {}", m_, group_);
     has_bias_ = ctx.has_input(2);
-    if (has_bias_) {
-      const TensorView& b = ctx.input(2);
-      FERRY_RETURN_IF_ERROR(CheckInputType(b.dtype, 2, {DataType::kFloat}));
-      if (b.rank() != 1 || b.shape[0] != m_) {
-        return InvalidArgument("B has shape {}; expected [{}]", ShapeToString(b.shape), m_);
-      }
-    }
-    std::vector<int64_t> kernel = SpatialDims(w.shape);
-    if (!attrs_.kernel_shape.empty() && attrs_.kernel_shape != kernel) {
-      return InvalidArgument("kernel_shape {} does not match W {}", ShapeToString(attrs_.kernel_shape),
-                             ShapeToString(w.shape));
-    }
+    FERRY_RETURN_IF_ERROR(CheckConvBias(ctx, m_));
+    FERRY_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, ConvKernelDims(attrs_, w.shape));
     FERRY_ASSIGN_OR_RETURN(g_, ResolveForwardGeometry(attrs_, SpatialDims(x.shape), kernel));
     Shape out_shape = {n_, m_};
     for (int64_t d : g_.OutDims()) out_shape.push_back(d);
@@ -146,21 +129,12 @@ class ConvKernel : public Kernel {
     const int64_t per_thread = col_floats_ + tmp_floats_;
     // The plan's packed weights apply only to the buffer they were packed from.
     use_packed_ = packed_w_ != nullptr && w == packed_w_src_;
-    if (threads <= 1) {
-      int64_t cached = -1;
-      for (int64_t u = 0; u < units; ++u) RunUnit(u, x, w, bias, y, scratch, &cached);
-      return Status::Ok();
-    }
-    // One parallel region and no barrier: under load, every synchronization point costs a scheduler delay.
-    // OpenBLAS runs single-threaded inside the region, so each thread owns whole units, taking them as it goes
-    // (not in fixed shares) so that a thread which loses its core does not hold the others back.
-    std::atomic<int64_t> next{0};
-#pragma omp parallel num_threads(threads)
-    {
-      float* col = scratch + per_thread * omp_get_thread_num();
-      int64_t cached = -1;
-      for (int64_t u = next.fetch_add(1); u < units; u = next.fetch_add(1)) RunUnit(u, x, w, bias, y, col, &cached);
-    }
+    // OpenBLAS runs single-threaded inside the parallel region, so each thread owns whole units.
+    RunUnitsDynamic(units, threads, [&](int t) {
+      return [this, x, w, bias, y, col = scratch + per_thread * t, cached = int64_t{-1}](int64_t u) mutable {
+        RunUnit(u, x, w, bias, y, col, &cached);
+      };
+    });
     return Status::Ok();
   }
 

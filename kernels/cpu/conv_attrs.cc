@@ -138,4 +138,36 @@ Status CheckInputType(const KernelDef& def, size_t index, std::initializer_list<
   return CheckInputType(def.input_types[index], index, supported);
 }
 
+Status CheckConvInputs(const KernelContext& ctx, const char* op) {
+  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
+    return InvalidArgument("{} needs inputs X and W", op);
+  }
+  const TensorView& x = ctx.input(0);
+  const TensorView& w = ctx.input(1);
+  FERRY_RETURN_IF_ERROR(CheckInputType(x.dtype, 0, {DataType::kFloat}));
+  FERRY_RETURN_IF_ERROR(CheckInputType(w.dtype, 1, {DataType::kFloat}));
+  if (x.rank() < 3) return InvalidArgument("X has rank {}; {} needs [N, C, spatial...]", x.rank(), op);
+  if (w.rank() != x.rank()) return InvalidArgument("W has rank {}; X has rank {}", w.rank(), x.rank());
+  return Status::Ok();
+}
+
+Status CheckConvBias(const KernelContext& ctx, int64_t channels) {
+  if (!ctx.has_input(2)) return Status::Ok();
+  const TensorView& b = ctx.input(2);
+  FERRY_RETURN_IF_ERROR(CheckInputType(b.dtype, 2, {DataType::kFloat}));
+  if (b.rank() != 1 || b.shape[0] != channels) {
+    return InvalidArgument("B has shape {}; expected [{}]", ShapeToString(b.shape), channels);
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<int64_t>> ConvKernelDims(const WindowAttrs& attrs, const Shape& w_shape) {
+  std::vector<int64_t> kernel = SpatialDims(w_shape);
+  if (!attrs.kernel_shape.empty() && attrs.kernel_shape != kernel) {
+    return InvalidArgument("kernel_shape {} does not match W {}", ShapeToString(attrs.kernel_shape),
+                           ShapeToString(w_shape));
+  }
+  return kernel;
+}
+
 }  // namespace ferry::cpu

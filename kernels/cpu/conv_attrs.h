@@ -64,4 +64,14 @@ inline Shape SpatialDims(const Shape& shape) { return Shape(shape.begin() + 2, s
 Status CheckInputType(const KernelDef& def, size_t index, std::initializer_list<DataType> supported);
 Status CheckInputType(DataType actual, size_t index, std::initializer_list<DataType> supported);
 
+// Checks the inputs Conv and ConvTranspose share: X and W present and float, X of rank >= 3, W of X's rank.
+// `op` names the op in the messages.
+Status CheckConvInputs(const KernelContext& ctx, const char* op);
+
+// Checks the optional bias input 2, when present: float, of shape [channels].
+Status CheckConvBias(const KernelContext& ctx, int64_t channels);
+
+// The spatial dims of W, which the kernel_shape attribute (when given) must match.
+Result<std::vector<int64_t>> ConvKernelDims(const WindowAttrs& attrs, const Shape& w_shape);
+
 }  // namespace ferry::cpu

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "kernels/cpu/conv_attrs.h"
@@ -39,5 +40,24 @@ struct WindowTapTable {
     }
   }
 };
+
+// The part of Prepare MaxPool and AveragePool share: checks X (present, one of `types`, rank >= 3), resolves the
+// window geometry and its tap table, counts the (N, C) planes and declares output 0 with X's type. Returns the
+// output shape. `op` names the op in the messages.
+inline Result<Shape> PreparePoolWindow(KernelContext& ctx, const char* op, const WindowAttrs& attrs,
+                                       std::initializer_list<DataType> types, WindowGeometry* g, WindowTapTable* taps,
+                                       int64_t* planes) {
+  if (!ctx.has_input(0)) return InvalidArgument("{} needs input X", op);
+  const TensorView& x = ctx.input(0);
+  FERRY_RETURN_IF_ERROR(CheckInputType(x.dtype, 0, types));
+  if (x.rank() < 3) return InvalidArgument("X has rank {}; {} needs [N, C, spatial...]", x.rank(), op);
+  FERRY_ASSIGN_OR_RETURN(*g, ResolveForwardGeometry(attrs, SpatialDims(x.shape), attrs.kernel_shape));
+  taps->Build(*g);
+  *planes = x.shape[0] * x.shape[1];
+  Shape out = {x.shape[0], x.shape[1]};
+  for (int64_t d : g->OutDims()) out.push_back(d);
+  ctx.set_output(0, x.dtype, out);
+  return out;
+}
 
 }  // namespace ferry::cpu

@@ -5,10 +5,8 @@
 // kernel offset, one column per input position), and col2im scatters it onto the output. This is the adjoint
 // of Conv's im2col path, so the geometry below is that of the forward conv that maps Y back onto X.
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstring>
 
@@ -34,15 +32,9 @@ class ConvTransposeKernel : public Kernel {
         act_(act) {}
 
   Status Prepare(KernelContext& ctx) override {
-    if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) {
-      return InvalidArgument("ConvTranspose needs inputs X and W");
-    }
+    FERRY_RETURN_IF_ERROR(CheckConvInputs(ctx, "ConvTranspose"));
     const TensorView& x = ctx.input(0);
     const TensorView& w = ctx.input(1);
-    FERRY_RETURN_IF_ERROR(CheckInputType(x.dtype, 0, {DataType::kFloat}));
-    FERRY_RETURN_IF_ERROR(CheckInputType(w.dtype, 1, {DataType::kFloat}));
-    if (x.rank() < 3) return InvalidArgument("X has rank {}; ConvTranspose needs [N, C, spatial...]", x.rank());
-    if (w.rank() != x.rank()) return InvalidArgument("W has rank {}; X has rank {}", w.rank(), x.rank());
     const size_t r = static_cast<size_t>(x.rank() - 2);
     if (r > kMaxSpatialDims) return Unimplemented("{} spatial dims are not supported (1 to {})", r, kMaxSpatialDims);
     n_ = x.shape[0];
@@ -55,18 +47,8 @@ class ConvTransposeKernel : public Kernel {
     cog_ = w.shape[1];
     cout_ = cog_ * group_;
     has_bias_ = ctx.has_input(2);
-    if (has_bias_) {
-      const TensorView& b = ctx.input(2);
-      FERRY_RETURN_IF_ERROR(CheckInputType(b.dtype, 2, {DataType::kFloat}));
-      if (b.rank() != 1 || b.shape[0] != cout_) {
-        return InvalidArgument("B has shape {}; expected [{}]", ShapeToString(b.shape), cout_);
-      }
-    }
-    const std::vector<int64_t> kernel = SpatialDims(w.shape);
-    if (!attrs_.kernel_shape.empty() && attrs_.kernel_shape != kernel) {
-      return InvalidArgument("kernel_shape {} does not match W {}", ShapeToString(attrs_.kernel_shape),
-                             ShapeToString(w.shape));
-    }
+    FERRY_RETURN_IF_ERROR(CheckConvBias(ctx, cout_));
+    FERRY_ASSIGN_OR_RETURN(const std::vector<int64_t> kernel, ConvKernelDims(attrs_, w.shape));
     auto check_len = [&](const std::vector<int64_t>& v, const char* name, size_t want) -> Status {
       if (!v.empty() && v.size() != want) {
         return InvalidArgument("{} has {} values; expected {} for {} spatial dims", name, v.size(), want, r);
@@ -153,17 +135,10 @@ class ConvTransposeKernel : public Kernel {
     const int threads = std::min(std::max(1, ctx.num_threads()), threads_);
     float* scratch = static_cast<float*>(ctx.scratch());
     const int64_t units = n_ * group_ * num_cblocks_;
-    if (threads <= 1) {
-      for (int64_t u = 0; u < units; ++u) RunUnit(u, x, w, bias, y, scratch);
-      return Status::Ok();
-    }
-    // As in Conv: one parallel region, units taken as threads go, single-threaded GEMMs inside.
-    std::atomic<int64_t> next{0};
-#pragma omp parallel num_threads(threads)
-    {
-      float* col = scratch + col_floats_ * omp_get_thread_num();
-      for (int64_t u = next.fetch_add(1); u < units; u = next.fetch_add(1)) RunUnit(u, x, w, bias, y, col);
-    }
+    // As in Conv: units taken as threads go, single-threaded GEMMs inside.
+    RunUnitsDynamic(units, threads, [&](int t) {
+      return [this, x, w, bias, y, col = scratch + col_floats_ * t](int64_t u) { RunUnit(u, x, w, bias, y, col); };
+    });
     return Status::Ok();
   }
 

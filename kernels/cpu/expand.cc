@@ -5,7 +5,7 @@
 namespace ferry::cpu {
 namespace {
 
-class ExpandKernel : public Kernel {
+class ExpandKernel : public StridedCopyKernel {
  public:
   Status Prepare(KernelContext& ctx) override {
     if (!ctx.has_input(0)) return InvalidArgument("Expand: input 'input' is missing");
@@ -36,14 +36,6 @@ class ExpandKernel : public Kernel {
     ctx.set_output(0, x.dtype, std::move(out));
     return Status::Ok();
   }
-
-  Status Compute(KernelContext& ctx) override {
-    copy_.Run(ctx.input(0).data, ctx.output(0).data, ctx.num_threads());
-    return Status::Ok();
-  }
-
- private:
-  StridedCopy copy_;
 };
 
 }  // namespace

@@ -99,22 +99,7 @@ class GemmKernel final : public Kernel {
   }
 
   Status Compute(KernelContext& ctx) override {
-    switch (dtype_) {
-      case DataType::kFloat:
-        return Run<float>(ctx);
-      case DataType::kDouble:
-        return Run<double>(ctx);
-      case DataType::kInt32:
-        return Run<int32_t>(ctx);
-      case DataType::kInt64:
-        return Run<int64_t>(ctx);
-      case DataType::kUInt32:
-        return Run<uint32_t>(ctx);
-      case DataType::kUInt64:
-        return Run<uint64_t>(ctx);
-      default:
-        return Internal("Gemm: unexpected type {}", DataTypeName(dtype_));
-    }
+    return DispatchGemmType(dtype_, "Gemm", [&](auto tag) { return Run<typename decltype(tag)::type>(ctx); });
   }
 
  private:

@@ -1,8 +1,10 @@
 // Small helpers shared by the linalg and normalization kernels: type checks, axis handling, broadcasting.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/status.h"
@@ -75,6 +77,28 @@ void ExpandTo(const T* src, const Shape& src_shape, const Shape& dst_shape, T* d
       rem /= dst_shape[i];
     }
     dst[flat] = src[s];
+  }
+}
+
+// Calls fn(std::type_identity<T>{}) for the element type T of a GEMM-family kernel (float, double, int32, int64,
+// uint32, uint64) and returns its Status; any other type is an Internal error naming `op`.
+template <typename Fn>
+Status DispatchGemmType(DataType t, const char* op, Fn&& fn) {
+  switch (t) {
+    case DataType::kFloat:
+      return fn(std::type_identity<float>{});
+    case DataType::kDouble:
+      return fn(std::type_identity<double>{});
+    case DataType::kInt32:
+      return fn(std::type_identity<int32_t>{});
+    case DataType::kInt64:
+      return fn(std::type_identity<int64_t>{});
+    case DataType::kUInt32:
+      return fn(std::type_identity<uint32_t>{});
+    case DataType::kUInt64:
+      return fn(std::type_identity<uint64_t>{});
+    default:
+      return Internal("{}: unexpected type {}", op, DataTypeName(t));
   }
 }
 

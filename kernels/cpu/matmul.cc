@@ -122,22 +122,7 @@ class MatMulKernel final : public Kernel {
   }
 
   Status Compute(KernelContext& ctx) override {
-    switch (dtype_) {
-      case DataType::kFloat:
-        return Run<float>(ctx);
-      case DataType::kDouble:
-        return Run<double>(ctx);
-      case DataType::kInt32:
-        return Run<int32_t>(ctx);
-      case DataType::kInt64:
-        return Run<int64_t>(ctx);
-      case DataType::kUInt32:
-        return Run<uint32_t>(ctx);
-      case DataType::kUInt64:
-        return Run<uint64_t>(ctx);
-      default:
-        return Internal("MatMul: unexpected type {}", DataTypeName(dtype_));
-    }
+    return DispatchGemmType(dtype_, "MatMul", [&](auto tag) { return Run<typename decltype(tag)::type>(ctx); });
   }
 
  private:

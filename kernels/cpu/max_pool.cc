@@ -22,17 +22,8 @@ class MaxPoolKernel : public Kernel {
   MaxPoolKernel(WindowAttrs attrs, int64_t storage_order) : attrs_(std::move(attrs)), storage_order_(storage_order) {}
 
   Status Prepare(KernelContext& ctx) override {
-    if (!ctx.has_input(0)) return InvalidArgument("MaxPool needs input X");
-    const TensorView& x = ctx.input(0);
-    FERRY_RETURN_IF_ERROR(CheckInputType(x.dtype, 0, kTypes));
-    dtype_ = x.dtype;
-    if (x.rank() < 3) return InvalidArgument("X has rank {}; MaxPool needs [N, C, spatial...]", x.rank());
-    FERRY_ASSIGN_OR_RETURN(g_, ResolveForwardGeometry(attrs_, SpatialDims(x.shape), attrs_.kernel_shape));
-    taps_.Build(g_);
-    planes_ = x.shape[0] * x.shape[1];
-    Shape out = {x.shape[0], x.shape[1]};
-    for (int64_t d : g_.OutDims()) out.push_back(d);
-    ctx.set_output(0, x.dtype, out);
+    FERRY_ASSIGN_OR_RETURN(Shape out, PreparePoolWindow(ctx, "MaxPool", attrs_, kTypes, &g_, &taps_, &planes_));
+    dtype_ = ctx.input(0).dtype;
     if (ctx.num_outputs() > 1) ctx.set_output(1, DataType::kInt64, out);
     return Status::Ok();
   }

@@ -7,25 +7,6 @@
 namespace ferry::cpu {
 namespace {
 
-// Index and depth types: numeric, read through ElementAsInt64 (non-integers are truncated, as the spec says).
-bool NumericReadable(DataType t) {
-  switch (t) {
-    case DataType::kFloat:
-    case DataType::kDouble:
-    case DataType::kInt8:
-    case DataType::kInt16:
-    case DataType::kInt32:
-    case DataType::kInt64:
-    case DataType::kUInt8:
-    case DataType::kUInt16:
-    case DataType::kUInt32:
-    case DataType::kUInt64:
-      return true;
-    default:
-      return false;
-  }
-}
-
 class OneHotKernel : public Kernel {
  public:
   explicit OneHotKernel(int64_t axis) : axis_(axis) {}
@@ -35,13 +16,14 @@ class OneHotKernel : public Kernel {
       return InvalidArgument("OneHot: inputs 'indices', 'depth' and 'values' are required");
     }
     const TensorView& ind = ctx.input(0);
-    if (!NumericReadable(ind.dtype)) {
+    // Indices and depth are read through ElementAsInt64 (non-integers are truncated, as the spec says).
+    if (!IsPlainNumericType(ind.dtype)) {
       return Unimplemented("OneHot: indices have type {}; supported: integer types, float, double",
                            DataTypeName(ind.dtype));
     }
     if (!ctx.input_known(1)) return InvalidArgument("OneHot: input 'depth' must be a constant");
     const TensorView& depth = ctx.input(1);
-    if (!NumericReadable(depth.dtype) || depth.numel() != 1) {
+    if (!IsPlainNumericType(depth.dtype) || depth.numel() != 1) {
       return InvalidArgument("OneHot: depth must be a numeric scalar (got {} of shape {})", DataTypeName(depth.dtype),
                              ShapeToString(depth.shape));
     }
@@ -95,7 +77,7 @@ class OneHotKernel : public Kernel {
 
 Result<std::unique_ptr<Kernel>> CreateOneHot(const KernelDef& def) {
   const DataType it = InputType(def, 0);
-  if (it != DataType::kUndefined && !NumericReadable(it)) {
+  if (it != DataType::kUndefined && !IsPlainNumericType(it)) {
     return Unimplemented("OneHot: indices have type {}; supported: integer types, float, double", DataTypeName(it));
   }
   FERRY_RETURN_IF_ERROR(CheckFixedSizeType(InputType(def, 2), "OneHot", "values"));

@@ -87,24 +87,6 @@ Status ScatterTyped(const TensorView& data, const TensorView& ind, const TensorV
   }
 }
 
-bool ReducibleType(DataType t) {
-  switch (t) {
-    case DataType::kFloat:
-    case DataType::kDouble:
-    case DataType::kInt8:
-    case DataType::kInt16:
-    case DataType::kInt32:
-    case DataType::kInt64:
-    case DataType::kUInt8:
-    case DataType::kUInt16:
-    case DataType::kUInt32:
-    case DataType::kUInt64:
-      return true;
-    default:
-      return false;
-  }
-}
-
 class ScatterElementsKernel : public Kernel {
  public:
   ScatterElementsKernel(int64_t axis, Reduction red) : axis_(axis), red_(red) {}
@@ -124,7 +106,7 @@ class ScatterElementsKernel : public Kernel {
       return InvalidArgument("ScatterElements: updates have type {} but data has {}", DataTypeName(upd.dtype),
                              DataTypeName(x.dtype));
     }
-    if (red_ != Reduction::kNone && !ReducibleType(x.dtype)) {
+    if (red_ != Reduction::kNone && !IsPlainNumericType(x.dtype)) {
       return Unimplemented("ScatterElements: reduction on type {} is not supported", DataTypeName(x.dtype));
     }
     if (x.rank() == 0 || ind.rank() != x.rank() || upd.shape != ind.shape) {
@@ -178,7 +160,7 @@ Result<std::unique_ptr<Kernel>> CreateScatterElements(const KernelDef& def) {
     return Unimplemented("ScatterElements: reduction \"{}\" is not supported (supported: none, add, mul)", r);
   }
   const DataType dt = InputType(def, 0);
-  if (red != Reduction::kNone && dt != DataType::kUndefined && !ReducibleType(dt)) {
+  if (red != Reduction::kNone && dt != DataType::kUndefined && !IsPlainNumericType(dt)) {
     return Unimplemented("ScatterElements: reduction \"{}\" on type {} is not supported", r, DataTypeName(dt));
   }
   return MakeKernel<ScatterElementsKernel>(def.attrs.Int("axis", 0), red);

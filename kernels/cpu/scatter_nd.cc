@@ -10,24 +10,6 @@ namespace {
 
 enum class Reduction { kNone, kAdd, kMul };
 
-bool ReducibleType(DataType t) {
-  switch (t) {
-    case DataType::kFloat:
-    case DataType::kDouble:
-    case DataType::kInt8:
-    case DataType::kInt16:
-    case DataType::kInt32:
-    case DataType::kInt64:
-    case DataType::kUInt8:
-    case DataType::kUInt16:
-    case DataType::kUInt32:
-    case DataType::kUInt64:
-      return true;
-    default:
-      return false;
-  }
-}
-
 template <typename T>
 void Combine(char* out, const char* upd, int64_t n, Reduction red) {
   T* o = reinterpret_cast<T*>(out);
@@ -85,7 +67,7 @@ class ScatterNDKernel : public Kernel {
       return InvalidArgument("ScatterND: updates have type {} but data has {}", DataTypeName(upd.dtype),
                              DataTypeName(x.dtype));
     }
-    if (red_ != Reduction::kNone && !ReducibleType(x.dtype)) {
+    if (red_ != Reduction::kNone && !IsPlainNumericType(x.dtype)) {
       return Unimplemented("ScatterND: reduction on type {} is not supported", DataTypeName(x.dtype));
     }
     const int64_t r = x.rank(), q = ind.rank();
@@ -165,7 +147,7 @@ Result<std::unique_ptr<Kernel>> CreateScatterND(const KernelDef& def) {
     return Unimplemented("ScatterND: reduction \"{}\" is not supported (supported: none, add, mul)", r);
   }
   const DataType dt = InputType(def, 0);
-  if (red != Reduction::kNone && dt != DataType::kUndefined && !ReducibleType(dt)) {
+  if (red != Reduction::kNone && dt != DataType::kUndefined && !IsPlainNumericType(dt)) {
     return Unimplemented("ScatterND: reduction \"{}\" on type {} is not supported", r, DataTypeName(dt));
   }
   return MakeKernel<ScatterNDKernel>(red);

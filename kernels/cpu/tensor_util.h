@@ -26,6 +26,10 @@ Status CheckFixedSizeType(DataType t, std::string_view op, std::string_view what
 // Same check for a value known at Prepare (kUndefined is refused there).
 Status CheckFixedSizeTypeKnown(DataType t, std::string_view op, std::string_view what);
 
+// True for float, double and the 8- to 64-bit signed and unsigned integers: the types the index-like kernels
+// (OneHot, ScatterElements / ScatterND reductions) compute on.
+bool IsPlainNumericType(DataType t);
+
 // Maps axis from [-rank, rank) to [0, rank); `what` names it in the error ("axis", "axes[1]").
 Result<int64_t> ResolveAxis(int64_t axis, int64_t rank, std::string_view op, std::string_view what);
 
@@ -143,6 +147,19 @@ class ReshapeLikeKernel : public Kernel {
   // REQUIRES: input 0 is present and has a fixed-size type (checked by Prepare).
   virtual Result<Shape> OutputShape(const KernelContext& ctx) = 0;
   const std::string op_;
+};
+
+// Base for ops whose whole Compute is one StridedCopy of input 0 into output 0 (Expand, Tile): subclasses plan
+// copy_ in Prepare.
+class StridedCopyKernel : public Kernel {
+ public:
+  Status Compute(KernelContext& ctx) override {
+    copy_.Run(ctx.input(0).data, ctx.output(0).data, ctx.num_threads());
+    return Status::Ok();
+  }
+
+ protected:
+  StridedCopy copy_;
 };
 
 }  // namespace ferry::cpu

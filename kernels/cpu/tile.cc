@@ -5,7 +5,7 @@
 namespace ferry::cpu {
 namespace {
 
-class TileKernel : public Kernel {
+class TileKernel : public StridedCopyKernel {
  public:
   Status Prepare(KernelContext& ctx) override {
     if (!ctx.has_input(0)) return InvalidArgument("Tile: input 'input' is missing");
@@ -34,14 +34,6 @@ class TileKernel : public Kernel {
     ctx.set_output(0, x.dtype, std::move(out));
     return Status::Ok();
   }
-
-  Status Compute(KernelContext& ctx) override {
-    copy_.Run(ctx.input(0).data, ctx.output(0).data, ctx.num_threads());
-    return Status::Ok();
-  }
-
- private:
-  StridedCopy copy_;
 };
 
 }  // namespace
