@@ -6,7 +6,7 @@
 namespace ferry::cpu {
 namespace {
 
-class DepthToSpaceKernel : public Kernel {
+class DepthToSpaceKernel : public StridedCopyKernel {
  public:
   DepthToSpaceKernel(int64_t block, bool crd) : block_(block), crd_(crd) {}
 
@@ -31,15 +31,9 @@ class DepthToSpaceKernel : public Kernel {
     return Status::Ok();
   }
 
-  Status Compute(KernelContext& ctx) override {
-    copy_.Run(ctx.input(0).data, ctx.output(0).data, ctx.num_threads());
-    return Status::Ok();
-  }
-
  private:
   const int64_t block_;
   const bool crd_;
-  StridedCopy copy_;
 };
 
 }  // namespace

@@ -7,7 +7,7 @@
 namespace ferry::cpu {
 namespace {
 
-class SliceKernel : public Kernel {
+class SliceKernel : public StridedCopyKernel {
  public:
   SliceKernel(bool from_inputs, std::vector<int64_t> starts, std::vector<int64_t> ends, std::vector<int64_t> axes)
       : from_inputs_(from_inputs), starts_(std::move(starts)), ends_(std::move(ends)), axes_(std::move(axes)) {}
@@ -79,15 +79,9 @@ class SliceKernel : public Kernel {
     return Status::Ok();
   }
 
-  Status Compute(KernelContext& ctx) override {
-    copy_.Run(ctx.input(0).data, ctx.output(0).data, ctx.num_threads());
-    return Status::Ok();
-  }
-
  private:
   const bool from_inputs_;
   const std::vector<int64_t> starts_, ends_, axes_;
-  StridedCopy copy_;
 };
 
 }  // namespace

@@ -5,7 +5,7 @@
 namespace ferry::cpu {
 namespace {
 
-class SpaceToDepthKernel : public Kernel {
+class SpaceToDepthKernel : public StridedCopyKernel {
  public:
   explicit SpaceToDepthKernel(int64_t block) : block_(block) {}
 
@@ -26,14 +26,8 @@ class SpaceToDepthKernel : public Kernel {
     return Status::Ok();
   }
 
-  Status Compute(KernelContext& ctx) override {
-    copy_.Run(ctx.input(0).data, ctx.output(0).data, ctx.num_threads());
-    return Status::Ok();
-  }
-
  private:
   const int64_t block_;
-  StridedCopy copy_;
 };
 
 }  // namespace

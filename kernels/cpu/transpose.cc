@@ -5,7 +5,7 @@
 namespace ferry::cpu {
 namespace {
 
-class TransposeKernel : public Kernel {
+class TransposeKernel : public StridedCopyKernel {
  public:
   explicit TransposeKernel(std::vector<int64_t> perm) : perm_(std::move(perm)) {}
 
@@ -37,14 +37,8 @@ class TransposeKernel : public Kernel {
     return Status::Ok();
   }
 
-  Status Compute(KernelContext& ctx) override {
-    copy_.Run(ctx.input(0).data, ctx.output(0).data, ctx.num_threads());
-    return Status::Ok();
-  }
-
  private:
   const std::vector<int64_t> perm_;
-  StridedCopy copy_;
 };
 
 }  // namespace
