@@ -117,12 +117,13 @@ struct State {
 struct BodyReader : std::enable_shared_from_this<BodyReader> {
   static constexpr size_t kPiece = 64 * 1024;
 
-  BodyReader(wh::http_request r, std::shared_ptr<State> s, bool answered)
-      : request(std::move(r)), state(std::move(s)), already_answered(answered), scratch(kPiece) {}
+  BodyReader(wh::http_request r, std::shared_ptr<State> s, bool answered, size_t max_bytes)
+      : request(std::move(r)), state(std::move(s)), already_answered(answered), limit(max_bytes), scratch(kPiece) {}
 
   wh::http_request request;
   std::shared_ptr<State> state;
   bool already_answered;  // an early reply (413 by Content-Length) was sent: drain only
+  size_t limit;           // this request's body limit
   bool too_big = false;
   uint64_t received = 0;
   std::string body;
@@ -146,7 +147,7 @@ struct BodyReader : std::enable_shared_from_this<BodyReader> {
       if (n == 0) return self->Finish();
       self->received += n;
       if (!self->already_answered && !self->too_big) {
-        if (self->received > self->state->options.max_body_bytes) {
+        if (self->received > self->limit) {
           self->too_big = true;
           std::string().swap(self->body);
         } else {
@@ -160,7 +161,7 @@ struct BodyReader : std::enable_shared_from_this<BodyReader> {
   void Finish() {
     if (already_answered) return;
     if (too_big) {
-      SendReply(request, TooLarge(received, state->options.max_body_bytes));
+      SendReply(request, TooLarge(received, limit));
       return;
     }
     state->Dispatch(request, std::move(body), state);
@@ -177,6 +178,16 @@ struct BodyReader : std::enable_shared_from_this<BodyReader> {
 void State::OnRequest(wh::http_request request, const std::shared_ptr<State>& self) {
   try {
     bool answered = false;
+    size_t limit = options.max_body_bytes;
+    if (options.body_limit) {
+      std::string path;
+      try {
+        path = web::uri::decode(request.request_uri().path());
+      } catch (const std::exception&) {
+        path = request.request_uri().path();  // Dispatch answers the bad encoding
+      }
+      limit = options.body_limit(request.method(), path);
+    }
     const auto& headers = request.headers();
     auto it = headers.find("Content-Length");  // http_headers compares names case-insensitively
     if (it != headers.end()) {
@@ -188,13 +199,13 @@ void State::OnRequest(wh::http_request request, const std::shared_ptr<State>& se
         r.headers["Connection"] = "close";
         SendReply(request, std::move(r));
         answered = true;
-      } else if (length > options.max_body_bytes) {
+      } else if (length > limit) {
         // Queued now, written by cpprest once the body has been drained.
-        SendReply(request, BodyReader::TooLarge(length, options.max_body_bytes));
+        SendReply(request, BodyReader::TooLarge(length, limit));
         answered = true;
       }
     }
-    auto reader = std::make_shared<BodyReader>(request, self, answered);
+    auto reader = std::make_shared<BodyReader>(request, self, answered, limit);
     if (!answered && it != headers.end()) reader->body.reserve(request.headers().content_length());
     reader->Next();
   } catch (const std::exception& e) {

@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,9 @@ struct HttpServerOptions {
   // TCP port, 1..65535. REQUIRES: != 0: cpprestsdk cannot bind port 0 and report the port it got.
   uint16_t port = 8501;
   size_t max_body_bytes = 64u << 20;  // bytes; larger request bodies get 413
+  // Optional: the body limit of one request by method and percent-decoded path (e.g. a larger one for
+  // uploads); replaces max_body_bytes when set. Called on a pool thread; must be thread-safe and quick.
+  std::function<size_t(const std::string& method, const std::string& path)> body_limit;
   int request_timeout_s = 120;        // seconds cpprest allows for reading a request / sending a reply
   int stop_grace_ms = 2000;           // milliseconds Stop() waits for its 503 answers to be written
 };

@@ -1,4 +1,5 @@
-// ferryd: the Ferry model server. Subcommands: inspect, run (offline); serving arrives with the daemon.
+// ferryd: the Ferry model server. Subcommands: serve (the daemon; also what ferryd does with no subcommand or
+// with flags only), inspect and run (offline).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -8,12 +9,16 @@
 #include <vector>
 
 #include "main/cli.h"
+#include "main/serve.h"
 
 namespace {
 
 constexpr const char* kUsage =
-    "usage: ferryd <command> [args]\n"
+    "usage: ferryd [serve] [--config FILE] [--model-repository DIR] [--host H] [--port P] ...\n"
+    "       ferryd <command> [args]\n"
     "commands:\n"
+    "  serve [flags]                          serve the models of a repository over REST (the default;\n"
+    "                                         `ferryd serve --help` lists the flags)\n"
     "  inspect MODEL.onnx                     print a model's signature, ops, weights and planned memory\n"
     "  run --model M --inputs IN.json [--repeat N] [--threads T]\n"
     "                                         run a model once on JSON inputs; print the outputs as JSON\n";
@@ -31,12 +36,15 @@ int main(int argc, char** argv) {
     setenv("GOMP_SPINCOUNT", "5000", 1);
     execv("/proc/self/exe", argv);
   }
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
-    std::cerr << kUsage;
-    return argc < 2 ? 2 : 0;
+  if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::cout << kUsage;
+    return 0;
   }
+  // No subcommand, or flags only: serve.
+  if (argc < 2 || argv[1][0] == '-') return ferry::ServeCommand(std::vector<std::string>(argv + 1, argv + argc));
   std::string cmd = argv[1];
   std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "serve") return ferry::ServeCommand(args);
   if (cmd == "inspect") return ferry::InspectCommand(args);
   if (cmd == "run") return ferry::RunCommand(args);
   std::cerr << "unknown command: " << cmd << "\n" << kUsage;

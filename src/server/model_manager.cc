@@ -49,6 +49,7 @@ struct ModelManager::VersionRecord {
   VersionState state = VersionState::kLoading;
   std::string error;
   std::shared_ptr<const Model> model;  // AVAILABLE only
+  std::shared_ptr<VersionWorker> worker;  // AVAILABLE only (when workers are started)
   int64_t handles = 0;                 // outstanding VersionHandles
 };
 
@@ -73,9 +74,11 @@ struct ModelManager::State {
 
   // Moves an AVAILABLE record to UNLOADING, and on to END when no handle is out. The Model goes to `garbage`
   // so that it is destroyed after the lock is released.
-  void StartUnload(VersionRecord& r, std::vector<std::shared_ptr<const Model>>& garbage) REQUIRES(mu) {
+  void StartUnload(VersionRecord& r, std::vector<std::shared_ptr<const void>>& garbage) REQUIRES(mu) {
     garbage.push_back(std::move(r.model));
+    garbage.push_back(std::move(r.worker));
     r.model.reset();
+    r.worker.reset();
     SetState(r, VersionState::kUnloading);
     if (r.handles == 0) {
       SetState(r, VersionState::kEnd);
@@ -109,7 +112,7 @@ Result<std::unique_ptr<ModelManager>> ModelManager::Create(ModelManagerOptions o
 }
 
 ModelManager::ModelManager(ModelManagerOptions options)
-    : loader_(std::move(options.loader)), state_(std::make_shared<State>()) {
+    : loader_(std::move(options.loader)), start_worker_(std::move(options.start_worker)), state_(std::make_shared<State>()) {
   state_->on_event = std::move(options.on_event);
 }
 
@@ -167,9 +170,20 @@ void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
   for (Load& load : loads) {
     Result<std::shared_ptr<const Model>> model = loader_(load.record->model_name, load.record->version, load.path);
     if (model.ok() && *model == nullptr) model = Internal("the loader returned no model");
+    std::shared_ptr<VersionWorker> worker;
+    if (model.ok() && start_worker_) {
+      Result<std::shared_ptr<VersionWorker>> started =
+          start_worker_(load.record->model_name, load.record->version, *model);
+      if (started.ok()) {
+        worker = std::move(*started);
+      } else {
+        model = started.status();
+      }
+    }
     MutexLock lock(st.mu);
     if (model.ok()) {
       load.record->model = std::move(*model);
+      load.record->worker = std::move(worker);
       st.SetState(*load.record, VersionState::kAvailable);
     } else {
       load.record->error = model.status().ToString();
@@ -178,7 +192,7 @@ void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
   }
 
   // 3. Unload what is no longer desired, once a desired version serves in its place.
-  std::vector<std::shared_ptr<const Model>> garbage;
+  std::vector<std::shared_ptr<const void>> garbage;
   {
     MutexLock lock(st.mu);
     for (auto& [name, want] : desired) {
@@ -238,6 +252,7 @@ Result<VersionHandle> ModelManager::Acquire(const std::string& model, std::optio
   State& st = *state_;
   std::shared_ptr<VersionRecord> chosen;
   std::shared_ptr<const Model> loaded;
+  std::shared_ptr<VersionWorker> worker;
   {
     MutexLock lock(st.mu);
     auto mit = st.models.find(model);
@@ -282,8 +297,9 @@ Result<VersionHandle> ModelManager::Acquire(const std::string& model, std::optio
     ++chosen->handles;
     // Copied under the lock: an unload moves the record's model out.
     loaded = chosen->model;
+    worker = chosen->worker;
   }
-  auto* v = new ModelVersion{chosen->model_name, chosen->version, std::move(loaded)};
+  auto* v = new ModelVersion{chosen->model_name, chosen->version, std::move(loaded), std::move(worker)};
   return VersionHandle(v, HandleReleaser{state_, std::move(chosen)});
 }
 
@@ -319,6 +335,14 @@ Result<std::map<std::string, int64_t>> ModelManager::GetLabels(const std::string
   auto it = st.models.find(model);
   if (it == st.models.end()) return NotFound("model \"{}\" not found", model);
   return it->second.config.labels;
+}
+
+Result<ModelConfig> ModelManager::GetConfig(const std::string& model) const {
+  State& st = *state_;
+  MutexLock lock(st.mu);
+  auto it = st.models.find(model);
+  if (it == st.models.end()) return NotFound("model \"{}\" not found", model);
+  return it->second.config;
 }
 
 }  // namespace ferry

@@ -42,6 +42,7 @@
 #include "common/status.h"
 #include "graph/model.h"
 #include "registry/repository.h"
+#include "scheduler/version_worker.h"
 
 namespace ferry {
 
@@ -55,6 +56,8 @@ struct ModelVersion {
   std::string model_name;
   int64_t version = 0;
   std::shared_ptr<const Model> model;  // never null
+  // Runs this version's requests; null when the manager was created without ModelManagerOptions::start_worker.
+  std::shared_ptr<VersionWorker> worker;
 };
 
 // Keeps its version loaded while held (an UNLOADING version reaches END after its last handle drops).
@@ -97,6 +100,11 @@ struct ModelManagerOptions {
   // whichever thread caused the change (END: the thread that dropped the last handle). It must be quick and
   // must not call back into the manager.
   std::function<void(const VersionEvent&)> on_event;
+  // Optional. Starts the worker of a version that loaded, before it becomes AVAILABLE (an error makes the
+  // version FAILED). Called like the loader: without the lock, on the Reconcile thread.
+  std::function<Result<std::shared_ptr<VersionWorker>>(const std::string& model, int64_t version,
+                                                       const std::shared_ptr<const Model>& loaded)>
+      start_worker;
 };
 
 class ModelManager {
@@ -133,6 +141,8 @@ class ModelManager {
 
   // The labels of `model`'s current config (label -> version); NotFound when unknown.
   Result<std::map<std::string, int64_t>> GetLabels(const std::string& model) const;
+  // The current config of `model` (the last valid one); NotFound when unknown.
+  Result<ModelConfig> GetConfig(const std::string& model) const;
 
  private:
   struct State;
@@ -143,6 +153,9 @@ class ModelManager {
   explicit ModelManager(ModelManagerOptions options);
 
   VersionLoader loader_;
+  std::function<Result<std::shared_ptr<VersionWorker>>(const std::string&, int64_t,
+                                                       const std::shared_ptr<const Model>&)>
+      start_worker_;
   // Shared with the deleters of outstanding handles, so handles may outlive the manager.
   std::shared_ptr<State> state_;
   // Serializes Reconcile: a load in progress must not be started twice.

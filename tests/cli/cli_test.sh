@@ -30,7 +30,8 @@ check "run labels the sample digits" 0 '"label":\{"data":\[2,0\]' -- "$ferryd" r
 check "inspect prints the signature" 0 'pixels: float \[batch, 64\]' -- "$ferryd" inspect "$model"
 check "inspect plans batch 64" 0 'activations at batch 64: peak' -- "$ferryd" inspect "$model"
 check "repeat prints latency" 0 'latency_ms median=[0-9.]+ min=[0-9.]+' -- "$ferryd" run --model "$model" --inputs "$sample" --repeat 3 --threads 2
-check "no arguments is usage" 2 'usage' -- "$ferryd"
+check "no arguments serves, and asks for a repository" 2 'model-repository' -- "$ferryd"
+check "unknown command is usage" 2 'usage' -- "$ferryd" frobnicate
 check "run without --inputs is usage" 2 'usage' -- "$ferryd" run --model "$model"
 check "bad --threads is usage" 2 'usage' -- "$ferryd" run --model "$model" --inputs "$sample" --threads zero
 check "missing model file" 1 'no such file' -- "$ferryd" inspect "$tmp/nope.onnx"

@@ -1,0 +1,79 @@
+// Shared by the handler files of src/api; not part of the module's interface.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "common/tensor.h"
+#include "http/http_types.h"
+#include "protocol/tensor_spec.h"
+#include "server/model_server.h"
+
+namespace ferry::api {
+
+// What a handler learned about the request, for the access line.
+struct RequestInfo {
+  std::string protocol;
+  std::string model;
+  std::string version;
+};
+
+// Everything a handler needs. `respond` is already wrapped for the access log.
+struct Call {
+  ModelServer* server = nullptr;
+  const http::HttpRequest* request = nullptr;
+  http::Responder respond;
+  std::shared_ptr<RequestInfo> info;
+  bool shutting_down = false;
+  std::string server_version;
+};
+
+int HttpStatusFor(StatusCode code);
+http::HttpResponse JsonReply(int status, std::string body);
+http::HttpResponse ErrorReply(int status, std::string_view message);
+// The reply for a failed Status: its HTTP status, {"error": message}; 503s from a full queue get Retry-After.
+http::HttpResponse StatusReply(const Status& status);
+
+// The model's signature in the codecs' terms (-1 for symbolic dims).
+std::vector<protocol::TensorSpec> InputSpecs(const Model& model);
+std::vector<protocol::TensorSpec> OutputSpecs(const Model& model);
+
+// 400 when a batched input carries more rows than the model's config allows (max_batch_size > 0).
+Status CheckBatchLimit(const Model& model, const ModelConfig& config, const std::map<std::string, Tensor>& inputs);
+
+// Runs `inputs` on the version's worker; `finish` turns the outputs (or the engine's error) into the reply and
+// runs on the worker. Answers 503 at once when the queue is full. The handle is held until the reply is sent.
+void RunOnWorker(const VersionHandle& handle, std::map<std::string, Tensor> inputs,
+                 std::function<http::HttpResponse(Result<std::map<std::string, Tensor>>)> finish,
+                 http::Responder respond);
+
+// Parses a decimal version ("\d+" already matched); nullopt when it overflows int64.
+std::optional<int64_t> ParseVersion(std::string_view text);
+
+// The handlers, one per route (route parameters already split out).
+void TfsStatus(Call& call, const std::string& model, std::optional<std::string> version,
+               std::optional<std::string> label);
+void TfsMetadata(Call& call, const std::string& model, std::optional<std::string> version,
+                 std::optional<std::string> label);
+void TfsPredict(Call& call, const std::string& model, std::optional<std::string> version,
+                std::optional<std::string> label);
+
+void KsServerMetadata(Call& call);
+void KsHealth(Call& call, bool ready_probe);
+void KsModelMetadata(Call& call, const std::string& model, std::optional<std::string> version);
+void KsModelReady(Call& call, const std::string& model, std::optional<std::string> version);
+void KsInfer(Call& call, const std::string& model, std::optional<std::string> version);
+void KsRepositoryIndex(Call& call);
+void KsRepositoryLoad(Call& call, const std::string& model, bool load);
+
+void PutVersion(Call& call, const std::string& model, std::optional<std::string> version);
+void DeleteVersion(Call& call, const std::string& model, const std::string& version);
+void GetConfig(Call& call, const std::string& model);
+void PutConfig(Call& call, const std::string& model);
+
+}  // namespace ferry::api

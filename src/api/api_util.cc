@@ -1,0 +1,114 @@
+// Helpers shared by the handlers: status mapping, replies, signatures, the hand-off to the worker.
+#include <charconv>
+
+#include "api/api_internal.h"
+#include "protocol/tfserving_codec.h"
+
+namespace ferry::api {
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kFailedPrecondition:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kUnimplemented:
+      return 501;
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    case StatusCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+http::HttpResponse JsonReply(int status, std::string body) {
+  http::HttpResponse r;
+  r.status = status;
+  r.headers["Content-Type"] = "application/json";
+  r.body = std::move(body);
+  return r;
+}
+
+http::HttpResponse ErrorReply(int status, std::string_view message) {
+  return JsonReply(status, protocol::EncodeTfsError(message));
+}
+
+http::HttpResponse StatusReply(const Status& status) {
+  http::HttpResponse r = ErrorReply(HttpStatusFor(status.code()), status.message());
+  if (status.code() == StatusCode::kResourceExhausted) r.headers["Retry-After"] = "1";
+  return r;
+}
+
+namespace {
+
+protocol::TensorSpec SpecOf(const TensorSignature& s) {
+  protocol::TensorSpec spec;
+  spec.name = s.name;
+  spec.dtype = s.dtype;
+  spec.has_shape = s.has_shape;
+  for (const Dim& d : s.shape) spec.shape.push_back(d.fixed() ? d.value : -1);
+  return spec;
+}
+
+}  // namespace
+
+std::vector<protocol::TensorSpec> InputSpecs(const Model& model) {
+  std::vector<protocol::TensorSpec> out;
+  for (const TensorSignature& s : model.inputs()) out.push_back(SpecOf(s));
+  return out;
+}
+
+std::vector<protocol::TensorSpec> OutputSpecs(const Model& model) {
+  std::vector<protocol::TensorSpec> out;
+  for (const TensorSignature& s : model.outputs()) out.push_back(SpecOf(s));
+  return out;
+}
+
+Status CheckBatchLimit(const Model& model, const ModelConfig& config, const std::map<std::string, Tensor>& inputs) {
+  if (config.max_batch_size <= 0) return Status::Ok();
+  for (const TensorSignature& s : model.inputs()) {
+    if (!s.has_shape || s.shape.empty() || s.shape[0].fixed()) continue;  // no batch dimension
+    auto it = inputs.find(s.name);
+    if (it == inputs.end() || it->second.shape().empty()) continue;
+    int64_t batch = it->second.shape()[0];
+    if (batch > config.max_batch_size) {
+      return InvalidArgument("input \"{}\" has a batch of {} rows, over the model's max_batch_size of {}", s.name,
+                             batch, config.max_batch_size);
+    }
+  }
+  return Status::Ok();
+}
+
+void RunOnWorker(const VersionHandle& handle, std::map<std::string, Tensor> inputs,
+                 std::function<http::HttpResponse(Result<std::map<std::string, Tensor>>)> finish,
+                 http::Responder respond) {
+  if (!handle->worker) {
+    respond(ErrorReply(503, "the version has no worker"));
+    return;
+  }
+  auto shared_inputs = std::make_shared<std::map<std::string, Tensor>>(std::move(inputs));
+  Status queued = handle->worker->Submit([handle, shared_inputs, finish, respond](Session& session) {
+    Result<std::map<std::string, Tensor>> outputs = session.Run(*shared_inputs);
+    shared_inputs->clear();
+    respond(finish(std::move(outputs)));
+  });
+  if (!queued.ok()) respond(StatusReply(queued));
+}
+
+std::optional<int64_t> ParseVersion(std::string_view text) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace ferry::api

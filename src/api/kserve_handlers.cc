@@ -1,0 +1,207 @@
+// KServe v2 / Open Inference Protocol: health, server and model metadata, readiness, infer (JSON and the binary
+// tensor extension) and the model repository extension. Error texts follow Triton where protocols.md quotes
+// them; status codes follow the spec and the table in README.md.
+#include <nlohmann/json.hpp>
+
+#include "api/api_internal.h"
+#include "protocol/kserve_codec.h"
+
+namespace ferry::api {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+Status Unavailable(std::string message) { return Status(StatusCode::kUnavailable, std::move(message)); }
+
+// The version an infer/metadata/ready request names, with Triton's texts.
+Result<VersionHandle> Resolve(Call& call, const std::string& model, const std::optional<std::string>& version_text) {
+  const ModelManager& manager = call.server->manager();
+  std::optional<int64_t> version;
+  if (version_text) {
+    version = ParseVersion(*version_text);
+    if (!version) return NotFound("Request for unknown model: '{}' version {} is not found", model, *version_text);
+  }
+  Result<VersionHandle> handle = manager.Acquire(model, version);
+  if (handle.ok()) return handle;
+  Result<ModelStatus> status = manager.GetModelStatus(model);
+  if (!status.ok() || !status->in_repository) {
+    return NotFound("Request for unknown model: '{}' is not found", model);
+  }
+  if (version) {
+    bool known = false;
+    for (const VersionStatus& v : status->versions) known |= v.version == *version;
+    if (!known) return NotFound("Request for unknown model: '{}' version {} is not found", model, *version);
+    return Unavailable(fmt::format("Request for unknown model: '{}' version {} is not at ready state ({})", model,
+                                   *version, handle.status().message()));
+  }
+  if (handle.status().code() == StatusCode::kNotFound) return handle.status();
+  return Unavailable(
+      fmt::format("Request for unknown model: '{}' has no available versions ({})", model, handle.status().message()));
+}
+
+http::HttpResponse EmptyReply(int status) {
+  http::HttpResponse r;
+  r.status = status;
+  r.headers["Content-Type"] = "text/plain";
+  return r;
+}
+
+Json TensorMetadata(const TensorSignature& s) {
+  Json shape = Json::array();
+  for (const Dim& d : s.shape) shape.push_back(d.fixed() ? d.value : -1);
+  std::string_view dtype = protocol::KsDatatypeName(s.dtype);
+  return Json{{"name", s.name}, {"datatype", dtype.empty() ? "BYTES" : std::string(dtype)}, {"shape", shape}};
+}
+
+// Parses an optional JSON object body (index, load, unload); "" is an empty object.
+Result<Json> OptionalObjectBody(const std::string& body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return Json::object();
+  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return InvalidArgument("failed to parse the request JSON buffer");
+  if (!j.is_object()) return InvalidArgument("the request body must be a JSON object");
+  return j;
+}
+
+}  // namespace
+
+void KsServerMetadata(Call& call) {
+  Json j{{"name", "ferry"},
+         {"version", call.server_version},
+         {"extensions", {"binary_tensor_data", "model_repository"}}};
+  call.respond(JsonReply(200, j.dump()));
+}
+
+void KsHealth(Call& call, bool ready_probe) {
+  if (call.shutting_down) return call.respond(ErrorReply(503, "Server exiting"));
+  if (!ready_probe) return call.respond(EmptyReply(200));
+  call.respond(EmptyReply(call.server->Ready() ? 200 : 400));
+}
+
+void KsModelMetadata(Call& call, const std::string& model, std::optional<std::string> version) {
+  Result<VersionHandle> handle = Resolve(call, model, version);
+  if (!handle.ok()) return call.respond(StatusReply(handle.status()));
+  const ModelVersion& v = **handle;
+  call.info->version = std::to_string(v.version);
+  Json versions = Json::array();
+  if (version) {
+    versions.push_back(std::to_string(v.version));
+  } else {
+    Result<ModelStatus> status = call.server->manager().GetModelStatus(model);
+    if (status.ok()) {
+      for (const VersionStatus& s : status->versions) {
+        if (s.state == VersionState::kAvailable) versions.push_back(std::to_string(s.version));
+      }
+    }
+  }
+  Json inputs = Json::array(), outputs = Json::array();
+  for (const TensorSignature& s : v.model->inputs()) inputs.push_back(TensorMetadata(s));
+  for (const TensorSignature& s : v.model->outputs()) outputs.push_back(TensorMetadata(s));
+  Json j{{"name", model}, {"versions", versions}, {"platform", "onnx"}, {"inputs", inputs}, {"outputs", outputs}};
+  call.respond(JsonReply(200, j.dump()));
+}
+
+void KsModelReady(Call& call, const std::string& model, std::optional<std::string> version) {
+  Result<VersionHandle> handle = Resolve(call, model, version);
+  if (!handle.ok()) return call.respond(StatusReply(handle.status()));
+  call.info->version = std::to_string((*handle)->version);
+  call.respond(EmptyReply(200));
+}
+
+void KsInfer(Call& call, const std::string& model, std::optional<std::string> version) {
+  // Triton's order: the model first (an unknown model is 404 whatever the body), then the body.
+  Result<VersionHandle> handle = Resolve(call, model, version);
+  if (!handle.ok()) return call.respond(StatusReply(handle.status()));
+  const ModelVersion& v = **handle;
+  call.info->version = std::to_string(v.version);
+  std::optional<std::string_view> header_length;
+  auto it = call.request->headers.find("inference-header-content-length");
+  if (it != call.request->headers.end()) header_length = it->second;
+  std::vector<protocol::TensorSpec> input_specs = InputSpecs(*v.model);
+  Result<protocol::KsInferRequest> request =
+      protocol::DecodeKsInferRequest(call.request->body, header_length, &input_specs);
+  if (!request.ok()) return call.respond(StatusReply(request.status()));
+  Status fits = protocol::CheckKsRequestAgainstModel(*request, input_specs, OutputSpecs(*v.model), model);
+  if (!fits.ok()) return call.respond(StatusReply(fits));
+  std::map<std::string, Tensor> inputs = protocol::KsInputTensors(*request);
+  Result<ModelConfig> config = call.server->manager().GetConfig(model);
+  if (config.ok()) {
+    Status limit = CheckBatchLimit(*v.model, *config, inputs);
+    if (!limit.ok()) return call.respond(StatusReply(limit));
+  }
+  // What the reply needs of the request, without its input tensors.
+  auto wanted = std::make_shared<protocol::KsInferRequest>();
+  wanted->id = request->id;
+  wanted->binary_data_output = request->binary_data_output;
+  wanted->outputs = std::move(request->outputs);
+  std::string model_name = model, version_name = std::to_string(v.version);
+  request = Result<protocol::KsInferRequest>(InvalidArgument("moved"));  // frees the inputs' other references
+  RunOnWorker(
+      *handle, std::move(inputs),
+      [wanted, model_name, version_name](Result<std::map<std::string, Tensor>> produced) {
+        if (!produced.ok()) return StatusReply(produced.status());
+        Result<std::vector<protocol::KsInferOutput>> outputs = protocol::SelectKsOutputs(*wanted, *produced);
+        if (!outputs.ok()) return StatusReply(outputs.status());
+        protocol::KsInferResponse response{model_name, version_name, wanted->id, std::move(*outputs)};
+        Result<protocol::KsEncodedResponse> encoded = protocol::EncodeKsInferResponse(response);
+        if (!encoded.ok()) return StatusReply(encoded.status());
+        http::HttpResponse r;
+        r.status = 200;
+        r.body = std::move(encoded->body);
+        if (encoded->header_length) {
+          r.headers["Content-Type"] = "application/octet-stream";
+          r.headers["Inference-Header-Content-Length"] = std::to_string(*encoded->header_length);
+        } else {
+          r.headers["Content-Type"] = "application/json";
+        }
+        return r;
+      },
+      call.respond);
+}
+
+void KsRepositoryIndex(Call& call) {
+  Result<Json> body = OptionalObjectBody(call.request->body);
+  if (!body.ok()) return call.respond(StatusReply(body.status()));
+  bool ready_only = false;
+  if (body->contains("ready")) {
+    if (!(*body)["ready"].is_boolean()) {
+      return call.respond(ErrorReply(400, "Invalid value for 'ready': expected a boolean"));
+    }
+    ready_only = (*body)["ready"].get<bool>();
+  }
+  Json list = Json::array();
+  for (const IndexEntry& e : call.server->Index()) {
+    if (ready_only && e.state != "READY") continue;
+    Json j{{"name", e.name}};
+    if (e.version) j["version"] = std::to_string(*e.version);
+    if (!e.state.empty()) j["state"] = e.state;
+    if (!e.reason.empty()) j["reason"] = e.reason;
+    list.push_back(std::move(j));
+  }
+  call.respond(JsonReply(200, list.dump()));
+}
+
+void KsRepositoryLoad(Call& call, const std::string& model, bool load) {
+  Result<Json> body = OptionalObjectBody(call.request->body);
+  if (!body.ok()) return call.respond(StatusReply(body.status()));
+  if (body->contains("parameters")) {
+    const Json& params = (*body)["parameters"];
+    if (!params.is_object()) return call.respond(ErrorReply(400, "'parameters' must be a JSON object"));
+    for (const auto& [key, value] : params.items()) {
+      if (load && (key == "config" || key.rfind("file:", 0) == 0)) {
+        return call.respond(ErrorReply(
+            501, fmt::format("load parameter '{}' is not supported: upload versions with PUT "
+                             "/v1/models/{}/versions/{{v}} and configs with PUT /v1/models/{}/config",
+                             key, model, model)));
+      }
+      if (!load && key == "unload_dependents" && !value.is_boolean()) {
+        return call.respond(ErrorReply(400, "Invalid value for 'unload_dependents': expected a boolean"));
+      }
+    }
+  }
+  Status s = load ? call.server->LoadModel(model) : call.server->UnloadModel(model);
+  if (!s.ok()) return call.respond(StatusReply(s));
+  call.respond(JsonReply(200, ""));
+}
+
+}  // namespace ferry::api

@@ -1,0 +1,236 @@
+#include "api/rest_api.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "api/api_internal.h"
+
+namespace ferry::api {
+
+namespace {
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool IStartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && IEquals(s.substr(0, prefix.size()), prefix);
+}
+
+bool AllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::vector<std::string> Split(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t slash = s.find('/', start);
+    out.emplace_back(s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) return out;
+    start = slash + 1;
+  }
+}
+
+const http::HttpResponse& MethodNotAllowed() {
+  static const http::HttpResponse r = ErrorReply(405, "Method Not Allowed");
+  return r;
+}
+
+// TF Serving answers paths under /v1/ that match no route with 400 (http_rest_api_handler.cc).
+void Malformed(Call& call) {
+  call.respond(ErrorReply(400, "Malformed request: " + call.request->method + " " + call.request->path));
+}
+
+// The TF Serving grammar plus Ferry's management routes, all under /v1/models.
+void RouteV1(Call& call) {
+  const std::string& method = call.request->method;
+  const std::string& path = call.request->path;
+  call.info->protocol = "tfs";
+  if (!IStartsWith(path, "/v1/models")) return Malformed(call);
+  std::string_view rest = std::string_view(path).substr(std::string_view("/v1/models").size());
+  if (rest.empty()) {
+    if (method != "GET") return call.respond(MethodNotAllowed());
+    return call.respond(ErrorReply(400, "Missing model name in request."));
+  }
+  if (rest[0] != '/') return Malformed(call);
+  rest.remove_prefix(1);
+  std::string verb;
+  size_t colon = rest.find(':');
+  if (colon != std::string_view::npos) {
+    verb = std::string(rest.substr(colon + 1));
+    rest = rest.substr(0, colon);
+  }
+  std::vector<std::string> segs = Split(rest);
+  for (const std::string& s : segs) {
+    if (s.empty()) return Malformed(call);
+  }
+  const std::string model = segs[0];
+  call.info->model = model;
+  std::optional<std::string> version, label;
+  size_t i = 1;
+  if (segs.size() >= 3 && IEquals(segs[1], "versions")) {
+    if (!AllDigits(segs[2])) return Malformed(call);
+    version = segs[2];
+    i = 3;
+  } else if (segs.size() >= 3 && IEquals(segs[1], "labels")) {
+    label = segs[2];
+    i = 3;
+  }
+  const size_t tail = segs.size() - i;
+
+  if (!verb.empty()) {
+    if (tail != 0) return Malformed(call);
+    if (IEquals(verb, "predict")) {
+      if (method != "POST") return call.respond(MethodNotAllowed());
+      return TfsPredict(call, model, version, label);
+    }
+    if (IEquals(verb, "classify") || IEquals(verb, "regress")) {
+      if (method != "POST") return call.respond(MethodNotAllowed());
+      return call.respond(ErrorReply(501, verb + " is not supported: ONNX models have no tf.Example signatures; use :predict"));
+    }
+    return Malformed(call);
+  }
+  if (tail == 0) {
+    if (version && method == "PUT") {
+      call.info->protocol = "ferry";
+      return PutVersion(call, model, version);
+    }
+    if (version && method == "DELETE") {
+      call.info->protocol = "ferry";
+      return DeleteVersion(call, model, *version);
+    }
+    if (method != "GET") return call.respond(MethodNotAllowed());
+    return TfsStatus(call, model, version, label);
+  }
+  if (tail == 1 && IEquals(segs[i], "metadata")) {
+    if (method != "GET") return call.respond(MethodNotAllowed());
+    return TfsMetadata(call, model, version, label);
+  }
+  if (i == 1 && tail == 1 && IEquals(segs[1], "versions")) {
+    call.info->protocol = "ferry";
+    if (method != "POST") return call.respond(MethodNotAllowed());
+    return PutVersion(call, model, std::nullopt);
+  }
+  if (i == 1 && tail == 1 && IEquals(segs[1], "config")) {
+    call.info->protocol = "ferry";
+    if (method == "GET") return GetConfig(call, model);
+    if (method == "PUT") return PutConfig(call, model);
+    return call.respond(MethodNotAllowed());
+  }
+  return Malformed(call);
+}
+
+void NotFoundRoute(Call& call) { call.respond(ErrorReply(404, "Not Found")); }
+
+// KServe v2 routes, matched as Triton matches them (case-sensitive; versions are [0-9]+).
+void RouteV2(Call& call) {
+  const std::string& method = call.request->method;
+  const std::string& path = call.request->path;
+  call.info->protocol = "kserve";
+  auto only = [&](const char* allowed) { return method == allowed; };
+  if (path == "/v2") {
+    if (!only("GET")) return call.respond(MethodNotAllowed());
+    return KsServerMetadata(call);
+  }
+  if (path == "/v2/health/live" || path == "/v2/health/ready") {
+    if (!only("GET")) return call.respond(MethodNotAllowed());
+    return KsHealth(call, path == "/v2/health/ready");
+  }
+  std::vector<std::string> segs = Split(std::string_view(path).substr(4));  // after "/v2/"
+  if (segs.size() == 2 && segs[0] == "repository" && segs[1] == "index") {
+    if (!only("POST")) return call.respond(MethodNotAllowed());
+    return KsRepositoryIndex(call);
+  }
+  if (segs.size() == 4 && segs[0] == "repository" && segs[1] == "models" && !segs[2].empty() &&
+      (segs[3] == "load" || segs[3] == "unload")) {
+    call.info->model = segs[2];
+    if (!only("POST")) return call.respond(MethodNotAllowed());
+    return KsRepositoryLoad(call, segs[2], segs[3] == "load");
+  }
+  if (segs.size() >= 2 && segs[0] == "models" && !segs[1].empty() && segs[1] != "stats") {
+    const std::string& model = segs[1];
+    std::optional<std::string> version;
+    size_t i = 2;
+    if (segs.size() >= 4 && segs[2] == "versions") {
+      if (!AllDigits(segs[3])) return NotFoundRoute(call);
+      version = segs[3];
+      i = 4;
+    }
+    call.info->model = model;
+    if (i == segs.size()) {
+      if (!only("GET")) return call.respond(MethodNotAllowed());
+      return KsModelMetadata(call, model, version);
+    }
+    if (i + 1 == segs.size() && segs[i] == "ready") {
+      if (!only("GET")) return call.respond(MethodNotAllowed());
+      return KsModelReady(call, model, version);
+    }
+    if (i + 1 == segs.size() && segs[i] == "infer") {
+      if (!only("POST")) return call.respond(MethodNotAllowed());
+      return KsInfer(call, model, version);
+    }
+  }
+  return NotFoundRoute(call);
+}
+
+bool IsUploadRoute(const std::string& method, const std::string& path) {
+  if (method != "PUT" && method != "POST") return false;
+  if (!IStartsWith(path, "/v1/models/")) return false;
+  std::vector<std::string> segs = Split(std::string_view(path).substr(std::string_view("/v1/models/").size()));
+  if (method == "POST") return segs.size() == 2 && IEquals(segs[1], "versions");
+  return segs.size() == 3 && IEquals(segs[1], "versions") && segs[2].find(':') == std::string::npos;
+}
+
+}  // namespace
+
+RestApi::RestApi(ModelServer* server, RestApiOptions options) : server_(server), options_(std::move(options)) {}
+
+size_t RestApi::BodyLimit(const std::string& method, const std::string& path) const {
+  return IsUploadRoute(method, path) ? options_.max_upload_bytes : options_.max_request_bytes;
+}
+
+void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
+  auto start = std::chrono::steady_clock::now();
+  auto info = std::make_shared<RequestInfo>();
+  auto req = std::make_shared<const http::HttpRequest>(std::move(request));
+  if (!IsUploadRoute(req->method, req->path) && req->body.size() > options_.max_request_bytes) {
+    // The HTTP layer applies BodyLimit; this covers a server set up without it.
+    respond(ErrorReply(413, fmt::format("request body of {} bytes exceeds the limit of {} bytes", req->body.size(),
+                                        options_.max_request_bytes)));
+    return;
+  }
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto on_access = options_.on_access;
+  auto in_flight = in_flight_;
+  ++*in_flight;
+  http::Responder wrapped = [respond, info, req, start, answered, on_access, in_flight](http::HttpResponse r) {
+    if (answered->exchange(true)) return;
+    --*in_flight;
+    AccessRecord rec;
+    rec.method = req->method;
+    rec.path = req->path;
+    rec.status = r.status;
+    rec.bytes_in = req->body.size();
+    rec.bytes_out = r.body.size();
+    rec.protocol = info->protocol;
+    rec.model = info->model;
+    rec.version = info->version;
+    respond(std::move(r));
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (on_access) on_access(rec);
+  };
+  Call call{server_, req.get(), wrapped, info, shutting_down_.load(), options_.server_version};
+  // `req` stays alive in the wrapped responder until the reply is sent; handlers that answer later copy what
+  // they need.
+  if (call.shutting_down) return call.respond(ErrorReply(503, "server is shutting down"));
+  const std::string& path = req->path;
+  if (IStartsWith(path, "/v1/")) return RouteV1(call);
+  if (path == "/v2" || path.rfind("/v2/", 0) == 0) return RouteV2(call);
+  NotFoundRoute(call);
+}
+
+}  // namespace ferry::api

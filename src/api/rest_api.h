@@ -1,0 +1,70 @@
+// RestApi: the daemon's HTTP front. Routes every request to the TF Serving REST API, the KServe v2 protocol
+// (with the binary tensor and model repository extensions) or Ferry's own management endpoints, and answers
+// through the Responder. Takes plain http::HttpRequest structs, so it runs without sockets in tests.
+//
+// Threads: Handle runs on an HTTP thread; it decodes the request, picks the version (holding its handle) and
+// hands inference to the version's worker, which encodes and sends the reply. Repository operations (uploads,
+// load/unload, config edits) run on the HTTP thread and block it while they load.
+//
+// Errors are always {"error": "..."} with the status of the table in README.md (400 malformed, 404 unknown,
+// 405 wrong method, 409 exists, 413 too large, 501 unsupported, 503 not ready or queue full).
+// Thread safety: Handle may be called from many threads at once.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/http_types.h"
+#include "server/model_server.h"
+
+namespace ferry::api {
+
+// One finished request, for the access log.
+struct AccessRecord {
+  std::string method;
+  std::string path;
+  int status = 0;
+  size_t bytes_in = 0;
+  size_t bytes_out = 0;
+  double seconds = 0;
+  std::string protocol;  // "tfs", "kserve", "ferry", or "" for unrouted requests
+  std::string model;     // "" when the request names none
+  std::string version;   // the version that answered, or "" (not resolved)
+};
+
+struct RestApiOptions {
+  std::string server_version = "0.0.0";
+  size_t max_request_bytes = 64u << 20;  // bytes; bodies of every request but uploads
+  size_t max_upload_bytes = 1u << 30;    // bytes; PUT/POST of model versions
+  // Optional; called once per answered request, on the thread that answered. Must be thread-safe.
+  std::function<void(const AccessRecord&)> on_access;
+};
+
+class RestApi {
+ public:
+  // REQUIRES: server outlives the RestApi and every reply still pending.
+  RestApi(ModelServer* server, RestApiOptions options);
+
+  void Handle(http::HttpRequest request, http::Responder respond);
+
+  // The body limit for a request (for HttpServerOptions::body_limit): uploads get max_upload_bytes.
+  size_t BodyLimit(const std::string& method, const std::string& path) const;
+
+  // Graceful shutdown: from now on every new request gets 503 {"error": "server is shutting down"}; requests
+  // already handed in are answered normally.
+  void SetShuttingDown() { shutting_down_ = true; }
+  // Requests handed to Handle and not answered yet.
+  int64_t in_flight() const { return in_flight_->load(); }
+
+ private:
+  ModelServer* server_;
+  RestApiOptions options_;
+  std::atomic<bool> shutting_down_{false};
+  // Shared with the responders, which may run after the RestApi is gone (a reply finishing past shutdown).
+  std::shared_ptr<std::atomic<int64_t>> in_flight_ = std::make_shared<std::atomic<int64_t>>(0);
+};
+
+}  // namespace ferry::api

@@ -1,0 +1,86 @@
+// DaemonConfig: the settings of `ferryd serve`, from config/ferryd.yaml and the command line.
+//
+// The YAML file is parsed as strictly as a model's config.yaml: unknown keys, duplicate keys, quoted or
+// non-decimal numbers, out-of-range values and more than one YAML document are refused, so a typo never
+// passes silently. Command-line flags override the file. Every error is InvalidArgument with a message that
+// names the key or flag at fault (ferryd exits 2 on it). This is the only place of the daemon that uses
+// yaml-cpp; its exceptions never leave daemon_config.cc. Thread-safe: no shared state (ResolveDaemonConfig
+// reads the current directory and the --config file, nothing else).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ferry {
+
+struct DaemonConfig {
+  // The model repository directory. Required (config key or --model-repository). Always absolute and
+  // lexically normalized after parsing; whether it exists is checked by the daemon, not here.
+  std::string model_repository;
+  // Address the HTTP server binds to; non-empty, no spaces or control characters.
+  std::string host = "127.0.0.1";
+  // TCP port, 1..65535.
+  int port = 8501;
+  // Seconds between repository rescans; 0 disables polling.
+  int poll_seconds = 0;
+  // One of kLogLevels.
+  std::string log_level = "info";
+  // One of kLogFormats.
+  std::string log_format = "text";
+  // Largest request body other than a model upload, in bytes (> 0); larger bodies get 413.
+  uint64_t max_request_bytes = 64ull << 20;
+  // Largest model upload body (PUT/POST version), in bytes (> 0); larger bodies get 413.
+  uint64_t max_upload_bytes = 1ull << 30;
+  // Seconds to let in-flight requests finish after SIGTERM/SIGINT before stopping anyway; 0 stops at once.
+  int shutdown_timeout_seconds = 30;
+  // Compute threads per worker, 0..kMaxInferenceThreads; 0 means all cores.
+  int inference_threads = 0;
+
+  bool operator==(const DaemonConfig&) const = default;
+};
+
+// The top-level keys ParseDaemonConfig accepts, in the order config/ferryd.yaml documents them.
+inline constexpr const char* kDaemonConfigKeys[] = {"model_repository",
+                                                    "host",
+                                                    "port",
+                                                    "poll_seconds",
+                                                    "log_level",
+                                                    "log_format",
+                                                    "max_request_bytes",
+                                                    "max_upload_bytes",
+                                                    "shutdown_timeout_seconds",
+                                                    "inference_threads"};
+inline constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+inline constexpr const char* kLogFormats[] = {"text", "json"};
+// A sanity bound: a typo such as 80000 threads would otherwise bring the host down instead of failing fast.
+inline constexpr int kMaxInferenceThreads = 1024;
+
+// Parses the YAML text of a daemon config file. An empty file (or only comments) gives the defaults, with
+// model_repository left empty for the command line to supply. A relative model_repository is resolved
+// against `base_dir` (the config file's directory; itself resolved against the current directory when
+// relative, or the current directory when empty). Errors name the key, e.g.
+// `port: expected an integer in 1..65535, got "http"` or `unknown key "prot"`.
+Result<DaemonConfig> ParseDaemonConfig(const std::string& yaml_text, const std::string& base_dir);
+
+// Resolves the configuration of `ferryd serve ARGS`. `args` are the arguments after `serve` (no program
+// name, no subcommand). Flags, each as `--flag value` or `--flag=value`, each at most once:
+//   --config FILE  --model-repository DIR  --host H  --port P  --log-level L  --log-format F  --poll-seconds N
+// With --config the file is read (wherever the flag stands) and the other flags override it; without it the
+// built-in defaults apply (no default path is read implicitly). A relative --config path and a relative
+// --model-repository are resolved against the current directory; a relative model_repository inside the
+// file against the file's directory. Fails on unknown flags (including --help: check ServeHelpRequested
+// first), a missing or bad value, a repeated flag, a positional argument, an unreadable or invalid config
+// file, and when no model repository is given at all.
+Result<DaemonConfig> ResolveDaemonConfig(const std::vector<std::string>& args);
+
+// True when `args` (as for ResolveDaemonConfig) ask for help: any of -h, --help. Lets ferryd print
+// ServeUsage() and exit 0 even when the other flags are wrong.
+bool ServeHelpRequested(const std::vector<std::string>& args);
+
+// Usage text for `ferryd serve --help`, listing every flag with its default. Ends with a newline.
+std::string ServeUsage();
+
+}  // namespace ferry

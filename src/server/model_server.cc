@@ -1,0 +1,407 @@
+#include "server/model_server.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "registry/model_config.h"
+#include "registry/repository.h"
+
+namespace ferry {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Status Unavailable(std::string message) { return Status(StatusCode::kUnavailable, std::move(message)); }
+
+// A dot name no scan looks at, unique enough for concurrent daemons on one repository.
+std::string StagingName(std::string_view what) {
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  return fmt::format(".ferry-{}-{:016x}", what, rng());
+}
+
+void RemoveQuietly(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+}
+
+// Writes `text` to `path` (a new file) and flushes it to disk.
+Status WriteNewFile(const std::string& path, std::string_view text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return Internal("cannot create {}: {}", path, std::strerror(errno));
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return Internal("cannot write {}: {}", path, std::strerror(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) return Internal("cannot write {}: {}", path, std::strerror(errno));
+  return Status::Ok();
+}
+
+Status CheckModelName(const std::string& model) {
+  if (!IsValidModelName(model)) {
+    return InvalidArgument("invalid model name \"{}\": names match [A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}", model);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions options) {
+  if (options.repository.empty()) return InvalidArgument("no model repository given");
+  std::error_code ec;
+  if (!fs::is_directory(options.repository, ec)) {
+    return NotFound("model repository {} is not a directory", options.repository);
+  }
+  options.repository = fs::canonical(options.repository, ec).string();
+  if (ec) return Internal("cannot resolve {}: {}", options.repository, ec.message());
+  if (options.inference_threads < 1) options.inference_threads = 1;
+  std::unique_ptr<ModelServer> server(new ModelServer(std::move(options)));
+
+  ModelManagerOptions mo;
+  mo.loader = server->options_.loader ? server->options_.loader : ModelFileLoader();
+  ModelServer* self = server.get();
+  mo.on_event = [self](const VersionEvent& e) {
+    double seconds = 0;
+    std::string key = fmt::format("{}/{}", e.model_name, e.version);
+    {
+      std::lock_guard<std::mutex> lock(self->timing_mu_);
+      auto now = std::chrono::steady_clock::now();
+      if (e.state == VersionState::kLoading) {
+        self->load_started_[key] = now;
+      } else if (e.state == VersionState::kAvailable || e.state == VersionState::kFailed) {
+        auto it = self->load_started_.find(key);
+        if (it != self->load_started_.end()) {
+          seconds = std::chrono::duration<double>(now - it->second).count();
+          self->load_started_.erase(it);
+        }
+      }
+    }
+    if (self->options_.on_event) self->options_.on_event(e, seconds);
+  };
+  int threads = self->options_.inference_threads;
+  size_t max_queue = self->options_.max_queue;
+  mo.start_worker = [threads, max_queue](const std::string& model, int64_t version,
+                                         const std::shared_ptr<const Model>& loaded) {
+    VersionWorkerOptions wo;
+    wo.num_threads = threads;
+    wo.max_queue = max_queue;
+    wo.name = fmt::format("{}/{}", model, version);
+    return VersionWorker::Start(loaded, wo);
+  };
+  FERRY_ASSIGN_OR_RETURN(server->manager_, ModelManager::Create(std::move(mo)));
+  return server;
+}
+
+ModelServer::ModelServer(ModelServerOptions options) : options_(std::move(options)), fs_(NewRealFilesystem()) {}
+
+ModelServer::~ModelServer() { Stop(); }
+
+std::string ModelServer::ModelDir(const std::string& model) const { return options_.repository + "/" + model; }
+
+Status ModelServer::Start() {
+  {
+    std::lock_guard<std::mutex> lock(repo_mu_);
+    FERRY_RETURN_IF_ERROR(RescanLocked());
+  }
+  started_ = true;
+  if (options_.poll_seconds > 0) poll_thread_ = std::thread([this] { PollLoop(); });
+  return Status::Ok();
+}
+
+void ModelServer::Stop() {
+  if (stopping_.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> lock(poll_mu_);
+    poll_wake_.notify_all();
+  }
+  if (poll_thread_.joinable()) poll_thread_.join();
+  std::lock_guard<std::mutex> lock(repo_mu_);
+  manager_->UnloadAll();
+}
+
+void ModelServer::PollLoop() {
+  std::unique_lock<std::mutex> lock(poll_mu_);
+  while (!stopping_) {
+    poll_wake_.wait_for(lock, std::chrono::seconds(options_.poll_seconds), [this] { return stopping_.load(); });
+    if (stopping_) break;
+    lock.unlock();
+    Status s = Rescan();
+    if (!s.ok() && options_.on_problem) options_.on_problem("repository poll: " + s.message());
+    lock.lock();
+  }
+}
+
+Status ModelServer::Rescan() {
+  std::lock_guard<std::mutex> lock(repo_mu_);
+  if (stopping_) return Unavailable("the server is shutting down");
+  return RescanLocked();
+}
+
+Status ModelServer::RescanLocked() {
+  FERRY_ASSIGN_OR_RETURN(RepositorySnapshot snapshot, ScanRepository(*fs_, options_.repository));
+  for (const std::string& p : snapshot.problems) {
+    if (problems_seen_.insert(p).second && options_.on_problem) options_.on_problem(p);
+  }
+  for (const auto& [name, entry] : snapshot.models) {
+    if (!entry.valid && problems_seen_.insert(entry.error).second && options_.on_problem) {
+      options_.on_problem(fmt::format("model \"{}\": {}", name, entry.error));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(unloaded_mu_);
+    for (const std::string& name : unloaded_) snapshot.models.erase(name);
+  }
+  manager_->Reconcile(snapshot);
+  return Status::Ok();
+}
+
+bool ModelServer::Ready() const {
+  if (!started_ || stopping_) return false;
+  std::set<std::string> unloaded;
+  {
+    std::lock_guard<std::mutex> lock(unloaded_mu_);
+    unloaded = unloaded_;
+  }
+  for (const ModelStatus& m : manager_->GetStatus()) {
+    if (!m.in_repository || unloaded.count(m.name) || m.versions.empty()) continue;
+    bool available = std::any_of(m.versions.begin(), m.versions.end(),
+                                 [](const VersionStatus& v) { return v.state == VersionState::kAvailable; });
+    if (!available) return false;
+  }
+  return true;
+}
+
+int ModelServer::ServedModels() const {
+  int n = 0;
+  for (const ModelStatus& m : manager_->GetStatus()) {
+    for (const VersionStatus& v : m.versions) {
+      if (v.state == VersionState::kAvailable) {
+        ++n;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+Result<UploadResult> ModelServer::PutVersion(const std::string& model, std::optional<int64_t> version,
+                                             std::string_view body) {
+  FERRY_RETURN_IF_ERROR(CheckModelName(model));
+  if (version && *version < 1) return InvalidArgument("version must be a positive integer, got {}", *version);
+  if (body.empty()) return InvalidArgument("the upload is empty: send model.onnx or a .tar/.tar.gz of the version");
+  std::lock_guard<std::mutex> lock(repo_mu_);
+  if (stopping_) return Unavailable("the server is shutting down");
+  const std::string model_dir = ModelDir(model);
+  std::error_code ec;
+  if (!version) {
+    int64_t highest = 0;
+    if (fs::is_directory(model_dir, ec)) {
+      for (const auto& entry : fs::directory_iterator(model_dir, ec)) {
+        std::optional<int64_t> v = ParseVersionDirName(entry.path().filename().string());
+        if (v) highest = std::max(highest, *v);
+      }
+    }
+    if (highest == std::numeric_limits<int64_t>::max()) return InvalidArgument("no version number is left");
+    version = highest + 1;
+  }
+  const std::string version_dir = fmt::format("{}/{}", model_dir, *version);
+  if (fs::exists(fs::symlink_status(version_dir, ec))) {
+    return Status(StatusCode::kAlreadyExists, fmt::format("version {} of model \"{}\" already exists", *version, model));
+  }
+
+  // Stage at the top of the repository under a dot name: scans ignore it, and the rename below stays on one
+  // filesystem.
+  const std::string staging = options_.repository + "/" + StagingName("upload");
+  if (!fs::create_directory(staging, ec)) return Internal("cannot create {}: {}", staging, ec.message());
+  auto fail = [&](Status s) {
+    RemoveQuietly(staging);
+    return s;
+  };
+  Status unpacked = UnpackVersion(body, staging, options_.upload_limits);
+  if (!unpacked.ok()) return fail(unpacked);
+  {
+    // The upload is checked by loading it before it is published.
+    VersionLoader check = options_.loader ? options_.loader : ModelFileLoader();
+    Result<std::shared_ptr<const Model>> loaded = check(model, *version, staging + "/" + kModelFileName);
+    if (!loaded.ok()) {
+      return fail(InvalidArgument("the model does not load: {}", loaded.status().message()));
+    }
+  }
+  bool created_model_dir = false;
+  if (!fs::is_directory(model_dir, ec)) {
+    if (!fs::create_directory(model_dir, ec)) return fail(Internal("cannot create {}: {}", model_dir, ec.message()));
+    created_model_dir = true;
+  }
+  fs::rename(staging, version_dir, ec);
+  if (ec) {
+    if (created_model_dir) RemoveQuietly(model_dir);
+    return fail(Internal("cannot publish {}: {}", version_dir, ec.message()));
+  }
+  {
+    std::lock_guard<std::mutex> ulock(unloaded_mu_);
+    unloaded_.erase(model);  // an upload is an explicit wish to serve the model
+  }
+  FERRY_RETURN_IF_ERROR(RescanLocked());
+
+  UploadResult result;
+  result.version = *version;
+  Result<ModelStatus> status = manager_->GetModelStatus(model);
+  if (status.ok()) {
+    for (const VersionStatus& v : status->versions) {
+      if (v.version != *version) continue;
+      result.served = true;
+      result.state = v.state;
+      result.error = v.error;
+    }
+  }
+  return result;
+}
+
+Status ModelServer::DeleteVersion(const std::string& model, int64_t version) {
+  FERRY_RETURN_IF_ERROR(CheckModelName(model));
+  std::lock_guard<std::mutex> lock(repo_mu_);
+  if (stopping_) return Unavailable("the server is shutting down");
+  const std::string version_dir = fmt::format("{}/{}", ModelDir(model), version);
+  std::error_code ec;
+  if (version < 1 || !fs::is_directory(fs::symlink_status(version_dir, ec))) {
+    return NotFound("version {} of model \"{}\" not found", version, model);
+  }
+  // Out of sight first (one rename), then unload, then delete the files.
+  const std::string trash = options_.repository + "/" + StagingName("deleted");
+  fs::rename(version_dir, trash, ec);
+  if (ec) return Internal("cannot remove {}: {}", version_dir, ec.message());
+  Status s = RescanLocked();
+  RemoveQuietly(trash);
+  return s;
+}
+
+Result<std::string> ModelServer::GetConfigText(const std::string& model) const {
+  FERRY_RETURN_IF_ERROR(CheckModelName(model));
+  std::error_code ec;
+  if (!fs::is_directory(ModelDir(model), ec)) return NotFound("model \"{}\" not found", model);
+  const std::string path = ModelDir(model) + "/" + kModelConfigFileName;
+  if (!fs_->Exists(path)) return SerializeModelConfig(ModelConfig{});
+  return fs_->ReadFile(path, 1 << 20);
+}
+
+Status ModelServer::PutConfig(const std::string& model, const std::string& yaml_text) {
+  FERRY_RETURN_IF_ERROR(CheckModelName(model));
+  Result<ModelConfig> parsed = ParseModelConfig(yaml_text);
+  if (!parsed.ok()) return InvalidArgument("invalid config.yaml: {}", parsed.status().message());
+  std::lock_guard<std::mutex> lock(repo_mu_);
+  if (stopping_) return Unavailable("the server is shutting down");
+  const std::string model_dir = ModelDir(model);
+  std::error_code ec;
+  if (!fs::is_directory(model_dir, ec)) return NotFound("model \"{}\" not found", model);
+  const std::string tmp = model_dir + "/" + StagingName("config");
+  Status written = WriteNewFile(tmp, yaml_text);
+  if (!written.ok()) {
+    RemoveQuietly(tmp);
+    return written;
+  }
+  fs::rename(tmp, model_dir + "/" + kModelConfigFileName, ec);
+  if (ec) {
+    RemoveQuietly(tmp);
+    return Internal("cannot replace config.yaml of \"{}\": {}", model, ec.message());
+  }
+  return RescanLocked();
+}
+
+Status ModelServer::LoadModel(const std::string& model) {
+  FERRY_RETURN_IF_ERROR(CheckModelName(model));
+  std::lock_guard<std::mutex> lock(repo_mu_);
+  if (stopping_) return Unavailable("the server is shutting down");
+  std::error_code ec;
+  if (!fs::is_directory(ModelDir(model), ec)) return NotFound("model \"{}\" is not in the repository", model);
+  {
+    std::lock_guard<std::mutex> ulock(unloaded_mu_);
+    unloaded_.erase(model);
+  }
+  FERRY_RETURN_IF_ERROR(RescanLocked());
+  Result<ModelStatus> status = manager_->GetModelStatus(model);
+  if (!status.ok()) return NotFound("model \"{}\" has no versions in the repository", model);
+  std::string errors;
+  for (const VersionStatus& v : status->versions) {
+    if (v.state == VersionState::kAvailable) return Status::Ok();
+    if (v.state == VersionState::kFailed) errors += fmt::format("; version {}: {}", v.version, v.error);
+  }
+  if (!status->error.empty()) errors += "; " + status->error;
+  if (errors.empty()) errors = "; no version is on disk";
+  return InvalidArgument("load failed for model '{}'{}", model, errors);
+}
+
+Status ModelServer::UnloadModel(const std::string& model) {
+  FERRY_RETURN_IF_ERROR(CheckModelName(model));
+  std::lock_guard<std::mutex> lock(repo_mu_);
+  if (stopping_) return Unavailable("the server is shutting down");
+  {
+    std::lock_guard<std::mutex> ulock(unloaded_mu_);
+    unloaded_.insert(model);
+  }
+  return RescanLocked();
+}
+
+std::vector<IndexEntry> ModelServer::Index() const {
+  std::map<std::string, std::vector<IndexEntry>> rows;
+  Result<RepositorySnapshot> snapshot = ScanRepository(*fs_, options_.repository);
+  if (snapshot.ok()) {
+    for (const auto& [name, entry] : snapshot->models) rows[name];
+  }
+  std::set<std::string> unloaded;
+  {
+    std::lock_guard<std::mutex> lock(unloaded_mu_);
+    unloaded = unloaded_;
+  }
+  for (const ModelStatus& m : manager_->GetStatus()) {
+    for (const VersionStatus& v : m.versions) {
+      IndexEntry e{m.name, v.version, "", ""};
+      switch (v.state) {
+        case VersionState::kLoading:
+          e.state = "LOADING";
+          break;
+        case VersionState::kAvailable:
+          e.state = "READY";
+          break;
+        case VersionState::kUnloading:
+          e.state = "UNLOADING";
+          break;
+        case VersionState::kEnd:
+          e.state = "UNAVAILABLE";
+          e.reason = unloaded.count(m.name) ? "unloaded" : "unloaded (no longer selected)";
+          break;
+        case VersionState::kFailed:
+          e.state = "UNAVAILABLE";
+          e.reason = v.error;
+          break;
+      }
+      rows[m.name].push_back(std::move(e));
+    }
+  }
+  std::vector<IndexEntry> out;
+  for (auto& [name, entries] : rows) {
+    if (entries.empty()) {
+      IndexEntry e{name, std::nullopt, "", ""};
+      if (unloaded.count(name)) {
+        e.state = "UNAVAILABLE";
+        e.reason = "unloaded";
+      }
+      out.push_back(std::move(e));
+    }
+    for (IndexEntry& e : entries) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace ferry

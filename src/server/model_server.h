@@ -1,0 +1,142 @@
+// ModelServer: the daemon's model side, one object the HTTP front talks to. It owns the repository on disk
+// (scans, uploads, deletes, config edits), the ModelManager (what is loaded) and the poll thread, and starts a
+// VersionWorker for every version that loads.
+//
+// Repository changes are serialized by one mutex and always follow the same path: write under a dot name
+// inside the repository (invisible to scans), check, publish with one rename, then rescan and reconcile. So a
+// rejected upload leaves the disk and the served versions as they were, and a poll never sees half a version.
+// Nothing is read or written outside the repository root: model names are checked against the name rule
+// before they become path components, and archives are unpacked by UnpackVersion (which confines members).
+//
+// Explicit unload (KServe repository extension): an unloaded model is left out of every snapshot until it is
+// loaded again, so polling does not bring it back.
+//
+// Thread safety: every method is thread-safe. Repository operations block while they load (they return once
+// the new state is served); handles come from manager(), which never blocks on loads.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "registry/filesystem.h"
+#include "registry/version_archive.h"
+#include "server/model_manager.h"
+
+namespace ferry {
+
+struct ModelServerOptions {
+  std::string repository;       // root of the model repository; must exist
+  int poll_seconds = 0;         // seconds between rescans; 0: no polling
+  int inference_threads = 1;    // compute threads per version worker, >= 1
+  size_t max_queue = 1024;      // requests waiting per version beyond this get 503
+  UnpackLimits upload_limits;   // bounds on what an upload may unpack to
+  // Optional: replaces Model::Load (tests).
+  VersionLoader loader;
+  // Optional: every version state change (see ModelManagerOptions::on_event), plus `seconds` the load took
+  // for AVAILABLE and FAILED (0 otherwise).
+  std::function<void(const VersionEvent&, double seconds)> on_event;
+  // Optional: called with each repository problem when it first appears (skipped directories, bad configs).
+  std::function<void(const std::string&)> on_problem;
+};
+
+// One row of the KServe repository index.
+struct IndexEntry {
+  std::string name;
+  std::optional<int64_t> version;  // absent for a model without loaded or tried versions
+  std::string state;               // "READY", "LOADING", "UNLOADING", "UNAVAILABLE", or "" (never loaded)
+  std::string reason;              // why UNAVAILABLE ("unloaded", the load error), else ""
+};
+
+// What an upload produced.
+struct UploadResult {
+  int64_t version = 0;
+  VersionState state = VersionState::kLoading;  // after the reconcile that followed the upload
+  std::string error;                            // kFailed only
+  bool served = false;                          // false: the version policy does not select it
+};
+
+class ModelServer {
+ public:
+  static Result<std::unique_ptr<ModelServer>> Create(ModelServerOptions options);
+  ~ModelServer();  // Stop()
+  ModelServer(const ModelServer&) = delete;
+  ModelServer& operator=(const ModelServer&) = delete;
+
+  // Scans and loads every model per its policy (returns when every load finished), then starts polling.
+  // Fails only when the repository cannot be listed.
+  Status Start();
+  // Stops polling and new repository operations, then unloads everything (in-flight requests keep their
+  // versions until they answer). Idempotent.
+  void Stop();
+
+  const ModelManager& manager() const { return *manager_; }
+  const std::string& repository() const { return options_.repository; }
+
+  // True after Start, before Stop, when every model that was loaded or tried (and not explicitly unloaded)
+  // has an AVAILABLE version.
+  bool Ready() const;
+  // Number of models with an AVAILABLE version.
+  int ServedModels() const;
+
+  // Uploads: `body` is a raw model.onnx or a tar/tar.gz of the version directory. `version` nullopt picks the
+  // next number (highest version directory + 1). Errors: InvalidArgument (bad name, bad archive, the model does
+  // not load: the loader's message), AlreadyExists (the version directory exists), Unavailable (stopped).
+  Result<UploadResult> PutVersion(const std::string& model, std::optional<int64_t> version, std::string_view body);
+  // Unloads and removes a version directory. NotFound when it is not on disk.
+  Status DeleteVersion(const std::string& model, int64_t version);
+  // config.yaml as stored, or the defaults serialized when the model has none. NotFound for an unknown model.
+  Result<std::string> GetConfigText(const std::string& model) const;
+  // Validates, writes atomically and applies. InvalidArgument with the parser's message; NotFound.
+  Status PutConfig(const std::string& model, const std::string& yaml_text);
+
+  // KServe repository extension. LoadModel: clears an explicit unload, rescans, loads per policy; NotFound
+  // when the model is not in the repository, InvalidArgument with the load error when no version is
+  // AVAILABLE afterwards. UnloadModel: unloads every version until LoadModel; unknown models are fine.
+  Status LoadModel(const std::string& model);
+  Status UnloadModel(const std::string& model);
+  // Every model in the repository or still known to the manager, by name.
+  std::vector<IndexEntry> Index() const;
+
+  // Scans and reconciles now (what the poll thread does).
+  Status Rescan();
+
+ private:
+  explicit ModelServer(ModelServerOptions options);
+  Status RescanLocked();  // REQUIRES: repo_mu_
+  void PollLoop();
+  std::string ModelDir(const std::string& model) const;
+
+  ModelServerOptions options_;
+  std::unique_ptr<Filesystem> fs_;
+  std::unique_ptr<ModelManager> manager_;
+
+  mutable std::mutex repo_mu_;           // serializes repository changes and rescans
+  mutable std::mutex unloaded_mu_;       // short-held, so readiness checks never wait for a load
+  std::set<std::string> unloaded_;       // guarded by unloaded_mu_
+  std::set<std::string> problems_seen_;  // guarded by repo_mu_
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+
+  // Load timings for on_event, keyed "model/version"; guarded by timing_mu_.
+  std::mutex timing_mu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> load_started_;
+
+  std::mutex poll_mu_;
+  std::condition_variable poll_wake_;
+  std::thread poll_thread_;
+};
+
+}  // namespace ferry

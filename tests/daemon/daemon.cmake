@@ -1,0 +1,11 @@
+# The daemon integration test: the real `ferryd serve` on a free loopback port with a temporary repository, every
+# endpoint and error class over HTTP (tests/daemon/daemon_test.py). include()d from tests/CMakeLists.txt.
+# Needs /usr/bin/python3 with python3-onnx (it writes the test models); exits 77 (skipped) without it. The digits
+# oracle part also uses node + onnxruntime-node (tests/oracle) and skips just that part without them.
+if(TARGET ferryd)
+  add_test(NAME daemon
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/daemon_test.py --ferryd $<TARGET_FILE:ferryd>
+                   --source-dir ${CMAKE_SOURCE_DIR})
+  # Starts daemons that use both cores (the hot-swap and shutdown tests time real inference): run it alone.
+  set_tests_properties(daemon PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE LABELS "daemon")
+endif()
