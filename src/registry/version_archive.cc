@@ -91,7 +91,8 @@ Result<ArchivePtr> OpenArchive(std::string_view body) {
   ArchivePtr a(archive_read_new());
   if (a == nullptr) return Internal("archive_read_new failed");
   // ARCHIVE_WARN here would mean gzip through an external program: refuse that rather than fork.
-  if (archive_read_support_filter_gzip(a.get()) != ARCHIVE_OK || archive_read_support_format_tar(a.get()) != ARCHIVE_OK) {
+  if (archive_read_support_filter_gzip(a.get()) != ARCHIVE_OK ||
+      archive_read_support_format_tar(a.get()) != ARCHIVE_OK) {
     return Internal("libarchive lacks built-in gzip or tar support");
   }
   if (archive_read_open_memory(a.get(), body.data(), body.size()) != ARCHIVE_OK) return ArchiveError(a.get());
@@ -149,7 +150,8 @@ Status CheckGzip(std::string_view body, const UnpackLimits& limits) {
       // as libarchive and gzip do.
       const size_t left = zs.avail_in + (body.size() - fed);
       const size_t at = body.size() - left;
-      if (left >= 2 && static_cast<unsigned char>(body[at]) == 0x1f && static_cast<unsigned char>(body[at + 1]) == 0x8b) {
+      if (left >= 2 && static_cast<unsigned char>(body[at]) == 0x1f &&
+          static_cast<unsigned char>(body[at + 1]) == 0x8b) {
         if (inflateReset(&zs) != Z_OK) return Internal("cannot reset zlib");
         continue;
       }
@@ -172,7 +174,7 @@ Status CheckGzip(std::string_view body, const UnpackLimits& limits) {
 struct Member {
   std::string name;
   bool is_dir = false;
-  uint64_t declared_size = 0;  // regular files only
+  uint64_t declared_size = 0;  // the header's size field
 };
 
 // The normalized name of a member, or nullopt for the archive's root directory ("./" or "."), which is
@@ -231,7 +233,8 @@ Result<std::optional<Member>> ReadMember(archive_entry* entry, uint64_t index) {
   FERRY_ASSIGN_OR_RETURN(std::optional<std::string> name, NormalizeName(raw, member.is_dir));
   if (!name) return std::optional<Member>();
   member.name = std::move(*name);
-  if (!member.is_dir && archive_entry_size_is_set(entry)) {
+  // A directory's size counts too: it is data the tar reader skips (a GNU dumpdir has some).
+  if (archive_entry_size_is_set(entry)) {
     const int64_t size = archive_entry_size(entry);
     if (size < 0) return RefuseMember(raw, "has a negative size");
     member.declared_size = static_cast<uint64_t>(size);
@@ -268,8 +271,8 @@ Result<Plan> PlanArchive(std::string_view body, const UnpackLimits& limits) {
   Plan plan;
   std::set<std::string, std::less<>> seen;
   uint64_t declared_total = 0;
-  FERRY_RETURN_IF_ERROR(ForEachMember(
-      body, [&](archive*, uint64_t index, const std::optional<Member>& member) -> Status {
+  FERRY_RETURN_IF_ERROR(
+      ForEachMember(body, [&](archive*, uint64_t index, const std::optional<Member>& member) -> Status {
         // Two headers more than max_files are allowed, for a "./" entry and a stripped top-level directory;
         // the exact count is checked on the result below. This bound keeps the plan's memory small.
         if (index >= 2 && index - 2 >= limits.max_files) {
@@ -294,8 +297,8 @@ Result<Plan> PlanArchive(std::string_view body, const UnpackLimits& limits) {
     const bool all_under = std::all_of(plan.members.begin(), plan.members.end(), [&](const Member& m) {
       return (m.is_dir && m.name == top) || m.name.starts_with(prefix);
     });
-    const bool has_model = std::any_of(plan.members.begin(), plan.members.end(),
-                                       [&](const Member& m) { return is_model(m, prefix); });
+    const bool has_model =
+        std::any_of(plan.members.begin(), plan.members.end(), [&](const Member& m) { return is_model(m, prefix); });
     if (all_under && has_model) plan.strip_prefix = prefix;
   }
 
@@ -406,7 +409,8 @@ Status WriteFile(int root_fd, std::string_view name, archive* a, std::string_vie
       extent = declared_size;
     }
   }
-  if (fd.Close() != 0) return Internal("cannot write {}: {}", Quote(name), ErrnoText(errno));
+  // On disk before the caller publishes the version: an upload that was answered 201 must survive a crash.
+  if (::fsync(fd.get()) != 0 || fd.Close() != 0) return Internal("cannot write {}: {}", Quote(name), ErrnoText(errno));
   *total += extent;
   return Status::Ok();
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -47,6 +48,14 @@ Status WriteNewFile(const std::string& path, std::string_view text) {
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) return Internal("cannot write {}: {}", path, std::strerror(errno));
   return Status::Ok();
+}
+
+// Makes a rename inside `dir` durable.
+void SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
 }
 
 Status CheckModelName(const std::string& model) {
@@ -249,6 +258,8 @@ Result<UploadResult> ModelServer::PutVersion(const std::string& model, std::opti
     if (created_model_dir) RemoveQuietly(model_dir);
     return fail(Internal("cannot publish {}: {}", version_dir, ec.message()));
   }
+  SyncDir(model_dir);
+  if (created_model_dir) SyncDir(options_.repository);
   {
     std::lock_guard<std::mutex> ulock(unloaded_mu_);
     unloaded_.erase(model);  // an upload is an explicit wish to serve the model
@@ -316,6 +327,7 @@ Status ModelServer::PutConfig(const std::string& model, const std::string& yaml_
     RemoveQuietly(tmp);
     return Internal("cannot replace config.yaml of \"{}\": {}", model, ec.message());
   }
+  SyncDir(model_dir);
   return RescanLocked();
 }
 

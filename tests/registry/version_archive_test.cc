@@ -107,6 +107,37 @@ std::string MakeTar(const std::vector<Entry>& entries, bool gzip = false, Format
   return out;
 }
 
+// `data` as one gzip member.
+std::string Gzip(const std::string& data) {
+  std::string out;
+  archive* a = archive_write_new();
+  archive_write_set_format_raw(a);
+  archive_write_add_filter_gzip(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  archive_write_open2(a, &out, nullptr, AppendToString, nullptr, nullptr);
+  archive_entry* entry = archive_entry_new();
+  archive_entry_set_pathname(entry, "raw");
+  archive_entry_set_filetype(entry, AE_IFREG);
+  archive_entry_set_size(entry, static_cast<la_int64_t>(data.size()));
+  if (archive_write_header(a, entry) != ARCHIVE_OK) ADD_FAILURE() << archive_error_string(a);
+  archive_write_data(a, data.data(), data.size());
+  archive_entry_free(entry);
+  archive_write_close(a);
+  archive_write_free(a);
+  return out;
+}
+
+// Incompressible bytes: deflate stores them as they are, so a flipped byte still decodes (only the CRC differs).
+std::string Noise(size_t size) {
+  std::string noise(size, '\0');
+  uint32_t state = 12345;
+  for (char& c : noise) {
+    state = state * 1664525u + 1013904223u;
+    c = static_cast<char>(state >> 24);
+  }
+  return noise;
+}
+
 // The members of an archive as libarchive reads them, "name:kind" each, to check that a test archive really
 // holds the member the test is about.
 std::vector<std::string> ListArchive(const std::string& body) {
@@ -118,13 +149,13 @@ std::vector<std::string> ListArchive(const std::string& body) {
   archive_entry* entry = nullptr;
   while (archive_read_next_header(a, &entry) == ARCHIVE_OK) {
     const char* name = archive_entry_pathname(entry);
-    std::string kind = archive_entry_hardlink(entry) != nullptr               ? "hardlink"
-                       : archive_entry_filetype(entry) == AE_IFLNK            ? "symlink"
-                       : archive_entry_filetype(entry) == AE_IFDIR            ? "dir"
-                       : archive_entry_filetype(entry) == AE_IFIFO            ? "fifo"
-                       : archive_entry_filetype(entry) == AE_IFCHR            ? "chardev"
-                       : archive_entry_filetype(entry) == AE_IFREG            ? "file"
-                                                                              : "other";
+    std::string kind = archive_entry_hardlink(entry) != nullptr    ? "hardlink"
+                       : archive_entry_filetype(entry) == AE_IFLNK ? "symlink"
+                       : archive_entry_filetype(entry) == AE_IFDIR ? "dir"
+                       : archive_entry_filetype(entry) == AE_IFIFO ? "fifo"
+                       : archive_entry_filetype(entry) == AE_IFCHR ? "chardev"
+                       : archive_entry_filetype(entry) == AE_IFREG ? "file"
+                                                                   : "other";
     members.push_back(std::string(name != nullptr ? name : "(null)") + ":" + kind);
   }
   archive_read_free(a);
@@ -253,7 +284,7 @@ TEST_F(UnpackVersionTest, RawBodyOverLimitIsRefused) {
 
 TEST_F(UnpackVersionTest, TopLevelLayoutInEveryFormat) {
   const std::map<std::string, std::string> expected = {
-      {"model.onnx", "the model"}, {"data", "<dir>"},       {"data/w.bin", std::string(3000, 'w')},
+      {"model.onnx", "the model"}, {"data", "<dir>"},          {"data/w.bin", std::string(3000, 'w')},
       {"nested", "<dir>"},         {"nested/deeper", "<dir>"}, {"nested/deeper/x.bin", ""}};
   for (Format format : {Format::kPax, Format::kUstar, Format::kGnu}) {
     for (bool gzip : {false, true}) {
@@ -310,7 +341,8 @@ TEST_F(UnpackVersionTest, TopLevelModelWinsOverDirectory) {
   // A top-level model.onnx: nothing is stripped even though "1/" holds one too.
   Status s = UnpackVersion(MakeTar({File("model.onnx", "top"), File("1/model.onnx", "inner")}), dest_);
   ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(Tree(), (std::map<std::string, std::string>{{"model.onnx", "top"}, {"1", "<dir>"}, {"1/model.onnx", "inner"}}));
+  EXPECT_EQ(Tree(),
+            (std::map<std::string, std::string>{{"model.onnx", "top"}, {"1", "<dir>"}, {"1/model.onnx", "inner"}}));
 }
 
 TEST_F(UnpackVersionTest, SparseFileKeepsItsHoles) {
@@ -379,9 +411,9 @@ class RealToolTest : public UnpackVersionTest {
     ResetDest();
     Status s = UnpackVersion(body, dest_);
     ASSERT_TRUE(s.ok()) << s.ToString();
-    EXPECT_EQ(Tree(), (std::map<std::string, std::string>{{"model.onnx", "model bytes"},
-                                                          {"data", "<dir>"},
-                                                          {"data/weights.bin", std::string(70000, 'w')}}));
+    EXPECT_EQ(Tree(),
+              (std::map<std::string, std::string>{
+                  {"model.onnx", "model bytes"}, {"data", "<dir>"}, {"data/weights.bin", std::string(70000, 'w')}}));
   }
 
   std::string src_;
@@ -607,13 +639,7 @@ TEST_F(UnpackVersionTest, RefusesSparseBombWhileWriting) {
 
 TEST_F(UnpackVersionTest, RefusesCorruptAndTruncatedArchives) {
   // Incompressible content, so that the compressed stream is long and cut in the middle of a member's data.
-  std::string noise(100000, '\0');
-  uint32_t state = 12345;
-  for (char& c : noise) {
-    state = state * 1664525u + 1013904223u;
-    c = static_cast<char>(state >> 24);
-  }
-  const std::vector<Entry> entries = {File("model.onnx", noise), File("w", "w")};
+  const std::vector<Entry> entries = {File("model.onnx", Noise(100000)), File("w", "w")};
   const std::string gz = MakeTar(entries, /*gzip=*/true);
   const std::string tar = MakeTar(entries);
 
@@ -627,7 +653,8 @@ TEST_F(UnpackVersionTest, RefusesCorruptAndTruncatedArchives) {
   std::string bad_gz = gz;
   bad_gz[gz.size() / 2] ^= 0x55;
   SCOPED_TRACE("corrupt gzip");
-  ExpectRefused(bad_gz, "cannot read the archive: ");
+  // libarchive itself would extract this: it does not check the gzip CRC.
+  ExpectRefused(bad_gz, "cannot read the archive: corrupt gzip data (incorrect data check)");
 
   ResetDest();
   SCOPED_TRACE("not gzip");
@@ -644,6 +671,42 @@ TEST_F(UnpackVersionTest, RefusesCorruptAndTruncatedArchives) {
   bad_checksum[0] = 'M';  // the first header's name: its checksum no longer matches
   SCOPED_TRACE("bad header checksum");
   ExpectRefused(bad_checksum, "cannot read the archive: ");
+  ResetDest();
+  ASSERT_EQ(DetectUploadKind(Gzip(bad_checksum)), UploadKind::kTarGz);
+  ExpectRefused(Gzip(bad_checksum), "cannot read the archive: ");
+}
+
+TEST_F(UnpackVersionTest, ConcatenatedGzipMembersAreReadAndEachIsChecked) {
+  const std::string tar = MakeTar({File("model.onnx", "m"), File("w", Noise(20000))});
+  const std::string first = Gzip(tar.substr(0, 1024));
+  const std::string body = first + Gzip(tar.substr(1024));
+  ASSERT_TRUE(UnpackVersion(body, dest_).ok());
+  EXPECT_EQ(ReadAll(dest_ + "/w"), Noise(20000));
+
+  ResetDest();
+  std::string bad = body;
+  bad[first.size() + 10000] ^= 0x55;  // inside the second member's stored data
+  ExpectRefused(bad, "incorrect data check");
+}
+
+TEST_F(UnpackVersionTest, RefusesGzipThatExpandsFarBeyondTheLimits) {
+  UnpackLimits limits;
+  limits.max_total_bytes = 1 << 20;
+  limits.max_files = 10;
+  const std::string tar = MakeTar({File("model.onnx")});
+  ASSERT_TRUE(UnpackVersion(Gzip(tar), dest_, limits).ok());
+  // 64 MiB of zeros after the end-of-archive blocks: the tar reader never asks for them, so only the bound on
+  // the whole stream sees them; a tar reader skipping a directory's "data" or a pax global header would
+  // decompress them the same way.
+  ResetDest();
+  const std::string body = Gzip(tar + std::string(64 << 20, '\0'));
+  ASSERT_LT(body.size(), 1u << 20);
+  ExpectRefused(body, "the archive decompresses to more than", limits);
+}
+
+TEST_F(UnpackVersionTest, RefusesGzipInsideGzip) {
+  const std::string body = Gzip(MakeTar({File("model.onnx")}, /*gzip=*/true));
+  ExpectRefused(body, "gzip-compressed twice");
 }
 
 TEST_F(UnpackVersionTest, DestinationMustExistAndBeEmpty) {
