@@ -46,11 +46,16 @@ std::vector<protocol::TensorSpec> OutputSpecs(const Model& model);
 // 400 when a batched input carries more rows than the model's config allows (max_batch_size > 0).
 Status CheckBatchLimit(const Model& model, const ModelConfig& config, const std::map<std::string, Tensor>& inputs);
 
-// Runs `inputs` on the version's worker; `finish` turns the outputs (or the engine's error) into the reply and
-// runs on the worker. Answers 503 at once when the queue is full. The handle is held until the reply is sent.
+// Queues `inputs` on the version's scheduler; `finish` turns the outputs (or the error: the engine's, 504 for a
+// deadline that passed in the queue) into the reply and runs on the instance thread. Answers at once when the
+// request cannot be queued (503 + Retry-After when the queue is full, 400 over max_batch_size). The handle is
+// held until the reply is sent.
 void RunOnWorker(const VersionHandle& handle, std::map<std::string, Tensor> inputs,
                  std::function<http::HttpResponse(Result<std::map<std::string, Tensor>>)> finish,
-                 http::Responder respond);
+                 http::Responder respond, std::optional<int64_t> timeout_us);
+
+// The X-Request-Timeout-Us header (microseconds a request may wait in the queue), when present and valid.
+std::optional<int64_t> RequestTimeoutUs(const http::HttpRequest& request);
 
 // Parses a decimal version ("\d+" already matched); nullopt when it overflows int64.
 std::optional<int64_t> ParseVersion(std::string_view text);

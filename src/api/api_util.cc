@@ -90,18 +90,41 @@ Status CheckBatchLimit(const Model& model, const ModelConfig& config, const std:
 
 void RunOnWorker(const VersionHandle& handle, std::map<std::string, Tensor> inputs,
                  std::function<http::HttpResponse(Result<std::map<std::string, Tensor>>)> finish,
-                 http::Responder respond) {
-  if (!handle->worker) {
-    respond(ErrorReply(503, "the version has no worker"));
+                 http::Responder respond, std::optional<int64_t> timeout_us) {
+  if (!handle->scheduler) {
+    respond(ErrorReply(503, "the version has no scheduler"));
     return;
   }
-  auto shared_inputs = std::make_shared<std::map<std::string, Tensor>>(std::move(inputs));
-  Status queued = handle->worker->Submit([handle, shared_inputs, finish, respond](Session& session) {
-    Result<std::map<std::string, Tensor>> outputs = session.Run(*shared_inputs);
-    shared_inputs->clear();
-    respond(finish(std::move(outputs)));
-  });
+  const Model& model = *handle->model;
+  SchedulerRequest request;
+  for (const TensorSignature& s : model.inputs()) {
+    auto it = inputs.find(s.name);
+    if (it == inputs.end()) {
+      respond(ErrorReply(400, fmt::format("missing input \"{}\"", s.name)));
+      return;
+    }
+    request.inputs.push_back(std::move(it->second));
+  }
+  inputs.clear();
+  request.timeout_us = timeout_us;
+  request.done = [handle, finish, respond](Result<std::vector<Tensor>> outputs, const RequestTiming&) {
+    if (!outputs.ok()) return respond(finish(outputs.status()));
+    std::map<std::string, Tensor> named;
+    const auto& sig = handle->model->outputs();
+    for (size_t i = 0; i < outputs->size() && i < sig.size(); ++i) named[sig[i].name] = std::move((*outputs)[i]);
+    respond(finish(std::move(named)));
+  };
+  Status queued = handle->scheduler->Enqueue(std::move(request));
   if (!queued.ok()) respond(StatusReply(queued));
+}
+
+std::optional<int64_t> RequestTimeoutUs(const http::HttpRequest& request) {
+  auto it = request.headers.find("x-request-timeout-us");
+  if (it == request.headers.end()) return std::nullopt;
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+  if (ec != std::errc() || end != it->second.data() + it->second.size() || v < 0) return std::nullopt;
+  return v;
 }
 
 std::optional<int64_t> ParseVersion(std::string_view text) {

@@ -135,6 +135,15 @@ void KsInfer(Call& call, const std::string& model, std::optional<std::string> ve
   wanted->binary_data_output = request->binary_data_output;
   wanted->outputs = std::move(request->outputs);
   std::string model_name = model, version_name = std::to_string(v.version);
+  // Triton's request parameter "timeout" (microseconds), else the X-Request-Timeout-Us header.
+  std::optional<int64_t> timeout_us = RequestTimeoutUs(*call.request);
+  if (auto p = request->parameters.find("timeout"); p != request->parameters.end()) {
+    if (const int64_t* t = std::get_if<int64_t>(&p->second); t && *t >= 0) {
+      timeout_us = *t;
+    } else {
+      return call.respond(ErrorReply(400, "parameter 'timeout' must be a non-negative integer (microseconds)"));
+    }
+  }
   request = Result<protocol::KsInferRequest>(InvalidArgument("moved"));  // frees the inputs' other references
   RunOnWorker(
       *handle, std::move(inputs),
@@ -156,7 +165,7 @@ void KsInfer(Call& call, const std::string& model, std::optional<std::string> ve
         }
         return r;
       },
-      call.respond);
+      call.respond, timeout_us);
 }
 
 void KsRepositoryIndex(Call& call) {

@@ -209,7 +209,6 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
   ++*in_flight;
   http::Responder wrapped = [respond, info, req, start, answered, on_access, in_flight](http::HttpResponse r) {
     if (answered->exchange(true)) return;
-    --*in_flight;
     AccessRecord rec;
     rec.method = req->method;
     rec.path = req->path;
@@ -222,6 +221,7 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
     respond(std::move(r));
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (on_access) on_access(rec);
+    --*in_flight;  // last: shutdown waits for this, so nothing here runs after the daemon tears down
   };
   Call call{server_, req.get(), wrapped, info, shutting_down_.load(), options_.server_version};
   // `req` stays alive in the wrapped responder until the reply is sent; handlers that answer later copy what

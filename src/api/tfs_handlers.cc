@@ -172,7 +172,7 @@ void TfsPredict(Call& call, const std::string& model, std::optional<std::string>
         if (!encoded.ok()) return StatusReply(encoded.status());
         return JsonReply(200, std::move(*encoded));
       },
-      call.respond);
+      call.respond, RequestTimeoutUs(*call.request));
 }
 
 }  // namespace ferry::api

@@ -1,12 +1,16 @@
 #include "graph/session.h"
 
+#include <algorithm>
+
 #include <chrono>
 #include <cstring>
 
 namespace ferry {
 
 Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options)
-    : model_(std::move(model)), options_(options) {}
+    : model_(std::move(model)), options_(options), active_threads_(std::max(1, options.num_threads)) {}
+
+void Session::SetThreads(int threads) { active_threads_ = std::clamp(threads, 1, std::max(1, options_.num_threads)); }
 
 Result<Plan*> Session::FindOrBuildPlan(const std::vector<TensorView>& inputs) {
   FERRY_RETURN_IF_ERROR(model_->CheckInputs(inputs));
@@ -23,6 +27,15 @@ Result<Plan*> Session::FindOrBuildPlan(const std::vector<TensorView>& inputs) {
 Result<const Plan*> Session::PlanFor(const std::vector<TensorView>& inputs) {
   FERRY_ASSIGN_OR_RETURN(Plan * plan, FindOrBuildPlan(inputs));
   return static_cast<const Plan*>(plan);
+}
+
+Status Session::Reserve(const std::vector<TensorView>& inputs) {
+  FERRY_ASSIGN_OR_RETURN(Plan * plan, FindOrBuildPlan(inputs));
+  const size_t need = plan->arena_bytes + plan->scratch_bytes + 64;
+  if (arena_.bytes < need) {
+    FERRY_ASSIGN_OR_RETURN(arena_, model_->backend().Allocate(need));
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inputs) {
@@ -63,14 +76,14 @@ Result<std::vector<Tensor>> Session::Run(const std::vector<Tensor>& inputs) {
     }
     return nullptr;
   };
-  backend.SetThreadsForCurrentWorker(options_.num_threads);
+  backend.SetThreadsForCurrentWorker(active_threads_);
   for (PlanStep& step : plan.steps) {
     KernelContext& ctx = step.ctx;
     for (size_t k = 0; k < step.inputs.size(); ++k)
       if (step.inputs[k] >= 0) ctx.inputs_[k].data = data_of(step.inputs[k]);
     for (size_t k = 0; k < step.outputs.size(); ++k) ctx.outputs_[k].data = data_of(step.outputs[k]);
     ctx.scratch_ = scratch;
-    ctx.num_threads_ = options_.num_threads;
+    ctx.num_threads_ = active_threads_;
     const auto t0 = options_.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     Status s = step.kernel->Compute(ctx);
     if (!s.ok()) return Status(s.code(), g.Describe(g.nodes[step.node]) + ": " + s.message());

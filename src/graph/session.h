@@ -37,6 +37,15 @@ class Session {
   // Same, by name; every input must be given, unknown names are refused.
   Result<std::map<std::string, Tensor>> Run(const std::map<std::string, Tensor>& inputs);
 
+  // Compute threads for the next runs, clamped to [1, SessionOptions::num_threads] (plans size their per-thread
+  // scratch for num_threads, so a session may run with fewer but never more). For a shared thread budget.
+  void SetThreads(int threads);
+  int threads() const { return active_threads_; }
+
+  // Builds the plan for these input shapes and allocates the arena it needs now, so that later runs of this
+  // size (or smaller) never allocate intermediates: the worst-case batch is planned once, up front.
+  Status Reserve(const std::vector<TensorView>& inputs);
+
   // The plan these inputs would run with (built if needed).
   Result<const Plan*> PlanFor(const std::vector<TensorView>& inputs);
   const Model& model() const { return *model_; }
@@ -47,6 +56,7 @@ class Session {
 
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
+  int active_threads_ = 1;
   std::map<std::string, std::unique_ptr<Plan>> plans_;
   DeviceBuffer arena_;
   std::map<std::string, OpProfile> profile_;

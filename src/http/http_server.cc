@@ -106,6 +106,8 @@ struct State {
   bool stopped = false;                                            // GUARDED_BY(mu)
   uint64_t next_id = 0;                                            // GUARDED_BY(mu)
   std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending;  // GUARDED_BY(mu)
+  // Answered requests whose reply is still being written: Stop waits for them before closing the sockets.
+  std::unordered_map<uint64_t, pplx::task<void>> sending;  // GUARDED_BY(mu)
 
   void OnRequest(wh::http_request request, const std::shared_ptr<State>& self);
   void Dispatch(wh::http_request request, std::string body, const std::shared_ptr<State>& self);
@@ -241,11 +243,24 @@ void State::Dispatch(wh::http_request request, std::string body, const std::shar
   }
   std::weak_ptr<State> weak = self;
   Responder responder = [pend, weak, id](HttpResponse response) {
-    if (auto state = weak.lock()) {
+    std::shared_ptr<State> state = weak.lock();
+    if (state) {
       std::lock_guard<std::mutex> lock(state->mu);
       state->pending.erase(id);
     }
-    pend->Answer(std::move(response));
+    pplx::task<void> sent = pend->Answer(std::move(response));
+    if (!state || sent.is_done()) return;
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      state->sending.emplace(id, sent);
+    }
+    // SendReply's task never fails, and this continuation never throws: no unobserved task error.
+    sent.then([weak, id]() {
+      if (auto s = weak.lock()) {
+        std::lock_guard<std::mutex> lock(s->mu);
+        s->sending.erase(id);
+      }
+    });
   };
   try {
     handler(std::move(req), responder);
@@ -324,6 +339,11 @@ void HttpServer::Stop() {
   // reply() only queues the bytes: wait (bounded) until they are written, or close() would cut them off.
   std::vector<pplx::task<void>> sends;
   for (auto& [id, pend] : unanswered) sends.push_back(pend->Answer(ErrorResponse(503, "server is shutting down")));
+  {
+    // Replies already answered but still being written finish too (a large response in flight at SIGTERM).
+    std::lock_guard<std::mutex> lock(impl_->state->mu);
+    for (auto& [id, task] : impl_->state->sending) sends.push_back(task);
+  }
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(impl_->state->options.stop_grace_ms);
   for (auto& send : sends) {

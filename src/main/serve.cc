@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <iostream>
 #include <thread>
@@ -145,6 +147,8 @@ int ServeCommand(const std::vector<std::string>& args) {
   ho.host = config.host;
   ho.port = static_cast<uint16_t>(config.port);
   ho.max_body_bytes = std::max(config.max_request_bytes, config.max_upload_bytes);
+  // Stop() gives replies still being written this long (after in-flight requests got their own timeout).
+  ho.stop_grace_ms = static_cast<int>(std::min<int64_t>(30000, std::max<int64_t>(2000, config.shutdown_timeout_seconds * 1000)));
   ho.body_limit = [&rest](const std::string& method, const std::string& path) {
     return rest.BodyLimit(method, path);
   };
@@ -179,8 +183,10 @@ int ServeCommand(const std::vector<std::string>& args) {
   (*http_server)->Stop();
   server->Stop();
   log.Write(spdlog::level::info, "stopped");
-  spdlog::shutdown();
-  return 0;
+  // cpprest's pool threads outlive everything here and would race the static destructors of a normal exit.
+  spdlog::default_logger()->flush();
+  std::fflush(nullptr);
+  std::_Exit(0);
 }
 
 }  // namespace ferry

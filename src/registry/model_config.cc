@@ -169,6 +169,69 @@ Result<std::map<std::string, int64_t>> ParseLabels(const YAML::Node& node) {
   return labels;
 }
 
+Result<std::vector<int64_t>> ParseIntList(const YAML::Node& node, const std::string& key, int64_t min) {
+  if (!node.IsSequence()) return InvalidArgument("{}: expected a list, got {}", key, Describe(node));
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < node.size(); ++i) {
+    FERRY_ASSIGN_OR_RETURN(int64_t v, ParseInt(node[i], fmt::format("{}[{}]", key, i), min));
+    out.push_back(v);
+  }
+  return out;
+}
+
+Result<DynamicBatchingConfig> ParseDynamicBatching(const YAML::Node& node) {
+  const std::string key = "dynamic_batching";
+  FERRY_ASSIGN_OR_RETURN(auto entries, MapEntries(node, key));
+  DynamicBatchingConfig config;
+  for (const auto& [name, value] : entries) {
+    if (name == "max_queue_delay_us") {
+      FERRY_ASSIGN_OR_RETURN(config.max_queue_delay_us, ParseInt(value, Join(key, name), 0));
+    } else if (name == "preferred_batch_sizes") {
+      FERRY_ASSIGN_OR_RETURN(config.preferred_batch_sizes, ParseIntList(value, Join(key, name), 1));
+      const auto& p = config.preferred_batch_sizes;
+      for (size_t i = 1; i < p.size(); ++i) {
+        if (p[i] <= p[i - 1]) return InvalidArgument("{}: must be ascending and distinct", Join(key, name));
+      }
+    } else {
+      return InvalidArgument("{}: unknown key {} (expected max_queue_delay_us, preferred_batch_sizes)", key,
+                             Quote(name));
+    }
+  }
+  return config;
+}
+
+Result<std::vector<InstanceGroupConfig>> ParseInstances(const YAML::Node& node) {
+  const std::string key = "instances";
+  if (!node.IsSequence() || node.size() == 0) {
+    return InvalidArgument("{}: expected a non-empty list like [{{kind: cpu, count: 2}}], got {}", key,
+                           node.IsSequence() ? "an empty list" : Describe(node));
+  }
+  std::vector<InstanceGroupConfig> groups;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string where = fmt::format("{}[{}]", key, i);
+    FERRY_ASSIGN_OR_RETURN(auto entries, MapEntries(node[i], where));
+    InstanceGroupConfig g;
+    for (const auto& [name, value] : entries) {
+      if (name == "kind") {
+        if (!value.IsScalar() || (value.Scalar() != "cpu" && value.Scalar() != "gpu")) {
+          return InvalidArgument("{}.kind: expected cpu or gpu, got {}", where, Describe(value));
+        }
+        g.kind = value.Scalar();
+      } else if (name == "count") {
+        FERRY_ASSIGN_OR_RETURN(g.count, ParseInt(value, Join(where, name), 1));
+        if (g.count > 256) return InvalidArgument("{}.count: at most 256, got {}", where, g.count);
+      } else if (name == "gpus") {
+        FERRY_ASSIGN_OR_RETURN(g.gpus, ParseIntList(value, Join(where, name), 0));
+      } else {
+        return InvalidArgument("{}: unknown key {} (expected kind, count, gpus)", where, Quote(name));
+      }
+    }
+    if (g.kind == "cpu" && !g.gpus.empty()) return InvalidArgument("{}: gpus is only for kind gpu", where);
+    groups.push_back(std::move(g));
+  }
+  return groups;
+}
+
 Result<ModelConfig> ParseDocument(const YAML::Node& root) {
   ModelConfig config;
   if (root.IsNull()) return config;  // an empty file or a lone "---"
@@ -181,8 +244,27 @@ Result<ModelConfig> ParseDocument(const YAML::Node& root) {
       FERRY_ASSIGN_OR_RETURN(config.labels, ParseLabels(value));
     } else if (name == "max_batch_size") {
       FERRY_ASSIGN_OR_RETURN(config.max_batch_size, ParseInt(value, name, 0));
+    } else if (name == "dynamic_batching") {
+      FERRY_ASSIGN_OR_RETURN(config.dynamic_batching, ParseDynamicBatching(value));
+    } else if (name == "max_queue_size") {
+      FERRY_ASSIGN_OR_RETURN(config.max_queue_size, ParseInt(value, name, 1));
+    } else if (name == "default_timeout_us") {
+      FERRY_ASSIGN_OR_RETURN(config.default_timeout_us, ParseInt(value, name, 0));
+    } else if (name == "instances") {
+      FERRY_ASSIGN_OR_RETURN(config.instances, ParseInstances(value));
     } else {
-      return InvalidArgument("unknown key {} (known keys: version_policy, labels, max_batch_size)", Quote(name));
+      return InvalidArgument("unknown key {} (known keys: {})", Quote(name), fmt::join(kModelConfigKeys, ", "));
+    }
+  }
+  if (config.dynamic_batching) {
+    if (config.max_batch_size < 1) {
+      return InvalidArgument("dynamic_batching needs max_batch_size >= 1 (the largest batch to form)");
+    }
+    for (int64_t p : config.dynamic_batching->preferred_batch_sizes) {
+      if (p > config.max_batch_size) {
+        return InvalidArgument("dynamic_batching.preferred_batch_sizes: {} is over max_batch_size {}", p,
+                               config.max_batch_size);
+      }
     }
   }
   return config;
@@ -237,6 +319,28 @@ std::string SerializeModelConfig(const ModelConfig& config) {
     first = false;
   }
   out += fmt::format("}}\nmax_batch_size: {}\n", config.max_batch_size);
+  if (config.dynamic_batching) {
+    out += fmt::format("dynamic_batching: {{max_queue_delay_us: {}, preferred_batch_sizes: [{}]}}\n",
+                       config.dynamic_batching->max_queue_delay_us,
+                       fmt::join(config.dynamic_batching->preferred_batch_sizes, ", "));
+  }
+  const ModelConfig defaults;
+  if (config.max_queue_size != defaults.max_queue_size) {
+    out += fmt::format("max_queue_size: {}\n", config.max_queue_size);
+  }
+  if (config.default_timeout_us != defaults.default_timeout_us) {
+    out += fmt::format("default_timeout_us: {}\n", config.default_timeout_us);
+  }
+  if (!config.instances.empty()) {
+    out += "instances: [";
+    for (size_t i = 0; i < config.instances.size(); ++i) {
+      const InstanceGroupConfig& g = config.instances[i];
+      out += fmt::format("{}{{kind: {}, count: {}", i ? ", " : "", g.kind, g.count);
+      if (!g.gpus.empty()) out += fmt::format(", gpus: [{}]", fmt::join(g.gpus, ", "));
+      out += "}";
+    }
+    out += "]\n";
+  }
   return out;
 }
 

@@ -49,7 +49,7 @@ struct ModelManager::VersionRecord {
   VersionState state = VersionState::kLoading;
   std::string error;
   std::shared_ptr<const Model> model;  // AVAILABLE only
-  std::shared_ptr<VersionWorker> worker;  // AVAILABLE only (when workers are started)
+  std::shared_ptr<Scheduler> scheduler;  // AVAILABLE only (when schedulers are started)
   int64_t handles = 0;                 // outstanding VersionHandles
 };
 
@@ -76,9 +76,9 @@ struct ModelManager::State {
   // so that it is destroyed after the lock is released.
   void StartUnload(VersionRecord& r, std::vector<std::shared_ptr<const void>>& garbage) REQUIRES(mu) {
     garbage.push_back(std::move(r.model));
-    garbage.push_back(std::move(r.worker));
+    garbage.push_back(std::move(r.scheduler));
     r.model.reset();
-    r.worker.reset();
+    r.scheduler.reset();
     SetState(r, VersionState::kUnloading);
     if (r.handles == 0) {
       SetState(r, VersionState::kEnd);
@@ -112,7 +112,9 @@ Result<std::unique_ptr<ModelManager>> ModelManager::Create(ModelManagerOptions o
 }
 
 ModelManager::ModelManager(ModelManagerOptions options)
-    : loader_(std::move(options.loader)), start_worker_(std::move(options.start_worker)), state_(std::make_shared<State>()) {
+    : loader_(std::move(options.loader)), start_scheduler_(std::move(options.start_scheduler)),
+      update_scheduler_(std::move(options.update_scheduler)),
+      state_(std::make_shared<State>()) {
   state_->on_event = std::move(options.on_event);
 }
 
@@ -126,8 +128,15 @@ void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
   struct Load {
     std::shared_ptr<VersionRecord> record;
     std::string path;
+    ModelConfig config;
   };
   std::vector<Load> loads;
+  struct Retune {
+    std::string model;
+    std::shared_ptr<Scheduler> scheduler;
+    ModelConfig config;
+  };
+  std::vector<Retune> retunes;
 
   // 1. Record the desired state and create LOADING records for what must be loaded.
   {
@@ -147,6 +156,11 @@ void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
         continue;
       }
       rec.error.clear();
+      if (!(rec.config == entry.config)) {
+        for (const auto& [v, r] : rec.versions) {
+          if (r->state == VersionState::kAvailable && r->scheduler) retunes.push_back(Retune{name, r->scheduler, entry.config});
+        }
+      }
       rec.config = entry.config;
       std::vector<int64_t> want = DesiredVersions(entry.config.version_policy, entry.versions);
       desired[name] = std::set<int64_t>(want.begin(), want.end());
@@ -161,7 +175,7 @@ void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
         r->version = v;
         rec.versions[v] = r;
         st.SetState(*r, VersionState::kLoading);
-        loads.push_back(Load{r, entry.ModelPath(v)});
+        loads.push_back(Load{r, entry.ModelPath(v), entry.config});
       }
     }
   }
@@ -170,12 +184,12 @@ void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
   for (Load& load : loads) {
     Result<std::shared_ptr<const Model>> model = loader_(load.record->model_name, load.record->version, load.path);
     if (model.ok() && *model == nullptr) model = Internal("the loader returned no model");
-    std::shared_ptr<VersionWorker> worker;
-    if (model.ok() && start_worker_) {
-      Result<std::shared_ptr<VersionWorker>> started =
-          start_worker_(load.record->model_name, load.record->version, *model);
+    std::shared_ptr<Scheduler> scheduler;
+    if (model.ok() && start_scheduler_) {
+      Result<std::shared_ptr<Scheduler>> started =
+          start_scheduler_(load.record->model_name, load.record->version, *model, load.config);
       if (started.ok()) {
-        worker = std::move(*started);
+        scheduler = std::move(*started);
       } else {
         model = started.status();
       }
@@ -183,13 +197,23 @@ void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
     MutexLock lock(st.mu);
     if (model.ok()) {
       load.record->model = std::move(*model);
-      load.record->worker = std::move(worker);
+      load.record->scheduler = std::move(scheduler);
       st.SetState(*load.record, VersionState::kAvailable);
     } else {
       load.record->error = model.status().ToString();
       st.SetState(*load.record, VersionState::kFailed);
     }
   }
+
+  // 2b. Runtime tuning: a changed config reaches the schedulers of versions that stay loaded.
+  for (Retune& r : retunes) {
+    Status s = update_scheduler_ ? update_scheduler_(*r.scheduler, r.config) : Status::Ok();
+    if (!s.ok()) {
+      MutexLock lock(st.mu);
+      st.models[r.model].error = "config.yaml could not be applied: " + s.message();
+    }
+  }
+  retunes.clear();
 
   // 3. Unload what is no longer desired, once a desired version serves in its place.
   std::vector<std::shared_ptr<const void>> garbage;
@@ -252,7 +276,7 @@ Result<VersionHandle> ModelManager::Acquire(const std::string& model, std::optio
   State& st = *state_;
   std::shared_ptr<VersionRecord> chosen;
   std::shared_ptr<const Model> loaded;
-  std::shared_ptr<VersionWorker> worker;
+  std::shared_ptr<Scheduler> scheduler;
   {
     MutexLock lock(st.mu);
     auto mit = st.models.find(model);
@@ -297,9 +321,9 @@ Result<VersionHandle> ModelManager::Acquire(const std::string& model, std::optio
     ++chosen->handles;
     // Copied under the lock: an unload moves the record's model out.
     loaded = chosen->model;
-    worker = chosen->worker;
+    scheduler = chosen->scheduler;
   }
-  auto* v = new ModelVersion{chosen->model_name, chosen->version, std::move(loaded), std::move(worker)};
+  auto* v = new ModelVersion{chosen->model_name, chosen->version, std::move(loaded), std::move(scheduler)};
   return VersionHandle(v, HandleReleaser{state_, std::move(chosen)});
 }
 

@@ -42,7 +42,7 @@
 #include "common/status.h"
 #include "graph/model.h"
 #include "registry/repository.h"
-#include "scheduler/version_worker.h"
+#include "scheduler/scheduler.h"
 
 namespace ferry {
 
@@ -56,8 +56,8 @@ struct ModelVersion {
   std::string model_name;
   int64_t version = 0;
   std::shared_ptr<const Model> model;  // never null
-  // Runs this version's requests; null when the manager was created without ModelManagerOptions::start_worker.
-  std::shared_ptr<VersionWorker> worker;
+  // Runs this version's requests; null when the manager was created without ModelManagerOptions::start_scheduler.
+  std::shared_ptr<Scheduler> scheduler;
 };
 
 // Keeps its version loaded while held (an UNLOADING version reaches END after its last handle drops).
@@ -100,11 +100,14 @@ struct ModelManagerOptions {
   // whichever thread caused the change (END: the thread that dropped the last handle). It must be quick and
   // must not call back into the manager.
   std::function<void(const VersionEvent&)> on_event;
-  // Optional. Starts the worker of a version that loaded, before it becomes AVAILABLE (an error makes the
+  // Optional. Starts the scheduler of a version that loaded, before it becomes AVAILABLE (an error makes the
   // version FAILED). Called like the loader: without the lock, on the Reconcile thread.
-  std::function<Result<std::shared_ptr<VersionWorker>>(const std::string& model, int64_t version,
-                                                       const std::shared_ptr<const Model>& loaded)>
-      start_worker;
+  std::function<Result<std::shared_ptr<Scheduler>>(const std::string& model, int64_t version,
+                                                   const std::shared_ptr<const Model>& loaded, const ModelConfig& config)>
+      start_scheduler;
+  // Optional. Applies a changed config.yaml to the scheduler of a version that stays AVAILABLE (runtime tuning:
+  // no reload). Called after the loads of a Reconcile, without the lock. An error is kept as the model's error.
+  std::function<Status(Scheduler& scheduler, const ModelConfig& config)> update_scheduler;
 };
 
 class ModelManager {
@@ -153,9 +156,10 @@ class ModelManager {
   explicit ModelManager(ModelManagerOptions options);
 
   VersionLoader loader_;
-  std::function<Result<std::shared_ptr<VersionWorker>>(const std::string&, int64_t,
-                                                       const std::shared_ptr<const Model>&)>
-      start_worker_;
+  std::function<Result<std::shared_ptr<Scheduler>>(const std::string&, int64_t, const std::shared_ptr<const Model>&,
+                                                   const ModelConfig&)>
+      start_scheduler_;
+  std::function<Status(Scheduler&, const ModelConfig&)> update_scheduler_;
   // Shared with the deleters of outstanding handles, so handles may outlive the manager.
   std::shared_ptr<State> state_;
   // Serializes Reconcile: a load in progress must not be started twice.

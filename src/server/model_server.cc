@@ -67,6 +67,29 @@ Status CheckModelName(const std::string& model) {
 
 }  // namespace
 
+SchedulerSettings SchedulerSettingsFromConfig(const ModelConfig& config) {
+  SchedulerSettings s;
+  s.batching.max_batch_size = config.max_batch_size;
+  s.batching.dynamic = config.dynamic_batching.has_value();
+  if (config.dynamic_batching) {
+    s.batching.max_queue_delay_us = config.dynamic_batching->max_queue_delay_us;
+    s.batching.preferred_batch_sizes = config.dynamic_batching->preferred_batch_sizes;
+  }
+  s.max_queue_size = static_cast<size_t>(config.max_queue_size);
+  s.default_timeout_us = config.default_timeout_us;
+  if (!config.instances.empty()) {
+    s.instances.clear();
+    for (const InstanceGroupConfig& g : config.instances) {
+      InstanceGroup group;
+      group.kind = g.kind;
+      group.count = static_cast<int>(g.count);
+      for (int64_t id : g.gpus) group.gpus.push_back(static_cast<int>(id));
+      s.instances.push_back(std::move(group));
+    }
+  }
+  return s;
+}
+
 Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions options) {
   if (options.repository.empty()) return InvalidArgument("no model repository given");
   std::error_code ec;
@@ -99,15 +122,24 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
     }
     if (self->options_.on_event) self->options_.on_event(e, seconds);
   };
-  int threads = self->options_.inference_threads;
-  size_t max_queue = self->options_.max_queue;
-  mo.start_worker = [threads, max_queue](const std::string& model, int64_t version,
-                                         const std::shared_ptr<const Model>& loaded) {
-    VersionWorkerOptions wo;
-    wo.num_threads = threads;
-    wo.max_queue = max_queue;
-    wo.name = fmt::format("{}/{}", model, version);
-    return VersionWorker::Start(loaded, wo);
+  server->budget_ = std::make_shared<ThreadBudget>(server->options_.inference_threads);
+  mo.start_scheduler = [self](const std::string& model, int64_t version, const std::shared_ptr<const Model>& loaded,
+                              const ModelConfig& config) {
+    SchedulerOptions so;
+    so.name = fmt::format("{}/{}", model, version);
+    so.model = loaded;
+    so.settings = SchedulerSettingsFromConfig(config);
+    so.factory = CpuInstanceFactory(loaded);
+    so.clock = self->options_.clock;
+    so.budget = self->budget_;
+    if (self->options_.on_batch) {
+      auto on_batch = self->options_.on_batch;
+      so.on_batch = [on_batch, model, version](const BatchRecord& b) { on_batch(model, version, b); };
+    }
+    return Scheduler::Create(std::move(so));
+  };
+  mo.update_scheduler = [](Scheduler& scheduler, const ModelConfig& config) {
+    return scheduler.Update(SchedulerSettingsFromConfig(config));
   };
   FERRY_ASSIGN_OR_RETURN(server->manager_, ModelManager::Create(std::move(mo)));
   return server;
@@ -311,6 +343,8 @@ Status ModelServer::PutConfig(const std::string& model, const std::string& yaml_
   FERRY_RETURN_IF_ERROR(CheckModelName(model));
   Result<ModelConfig> parsed = ParseModelConfig(yaml_text);
   if (!parsed.ok()) return InvalidArgument("invalid config.yaml: {}", parsed.status().message());
+  Status usable = ValidateSchedulerSettings(SchedulerSettingsFromConfig(*parsed));
+  if (!usable.ok()) return Status(usable.code(), "invalid config.yaml: " + usable.message());
   std::lock_guard<std::mutex> lock(repo_mu_);
   if (stopping_) return Unavailable("the server is shutting down");
   const std::string model_dir = ModelDir(model);

@@ -40,14 +40,16 @@ namespace ferry {
 struct ModelServerOptions {
   std::string repository;       // root of the model repository; must exist
   int poll_seconds = 0;         // seconds between rescans; 0: no polling
-  int inference_threads = 1;    // compute threads per version worker, >= 1
-  size_t max_queue = 1024;      // requests waiting per version beyond this get 503
+  int inference_threads = 1;    // the server's CPU thread budget, shared by every instance of every version
+  Clock* clock = nullptr;       // for the schedulers; nullptr: the real clock
   UnpackLimits upload_limits;   // bounds on what an upload may unpack to
   // Optional: replaces Model::Load (tests).
   VersionLoader loader;
   // Optional: every version state change (see ModelManagerOptions::on_event), plus `seconds` the load took
   // for AVAILABLE and FAILED (0 otherwise).
   std::function<void(const VersionEvent&, double seconds)> on_event;
+  // Optional: every batch a scheduler runs (metrics), with the model and version.
+  std::function<void(const std::string& model, int64_t version, const BatchRecord&)> on_batch;
   // Optional: called with each repository problem when it first appears (skipped directories, bad configs).
   std::function<void(const std::string&)> on_problem;
 };
@@ -67,6 +69,9 @@ struct UploadResult {
   std::string error;                            // kFailed only
   bool served = false;                          // false: the version policy does not select it
 };
+
+// The scheduler settings a model's config asks for.
+SchedulerSettings SchedulerSettingsFromConfig(const ModelConfig& config);
 
 class ModelServer {
  public:
@@ -121,6 +126,7 @@ class ModelServer {
 
   ModelServerOptions options_;
   std::unique_ptr<Filesystem> fs_;
+  std::shared_ptr<ThreadBudget> budget_;
   std::unique_ptr<ModelManager> manager_;
 
   mutable std::mutex repo_mu_;           // serializes repository changes and rescans

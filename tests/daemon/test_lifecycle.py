@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -119,6 +120,8 @@ class HotSwapTest(DaemonCase):
             stop.set()
             for t in threads:
                 t.join(60)
+        print(f"\n  hot swap: {sum(counts)} requests ({counts}), versions seen {sorted(set().union(*seen))}, "
+              f"{len(failures)} failed", file=sys.stderr)
         self.assertFalse(failures, f"{len(failures)} failed of {sum(counts)}; first: " + "\n".join(failures[:5]))
         self.assertTrue(all(counts), f"requests per thread: {counts}")
         all_seen = set().union(*seen)
@@ -163,6 +166,7 @@ class ShutdownTest(DaemonCase):
             result["done"] = time.monotonic()
 
         th = threading.Thread(target=send)
+        t_start = time.monotonic()
         th.start()
         time.sleep(min(0.4, 0.25 * t64 * batch / 64))
         t_term = time.monotonic()
@@ -175,6 +179,8 @@ class ShutdownTest(DaemonCase):
         except (ConnectionError, OSError):
             pass
         th.join(120)
+        print(f"\n  shutdown: batch {batch}, calibration {t64:.3f}s at batch 64, SIGTERM after "
+              f"{t_term - t_start:.3f}s, request done after {result['done'] - t_start:.3f}s", file=sys.stderr)
         self.assertNotIn("error", result, result.get("error"))
         resp = result["resp"]
         self.assertStatus(resp, 200, f"in-flight request (batch {batch}, t64 {t64:.3f}s)")

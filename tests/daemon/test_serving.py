@@ -5,6 +5,7 @@ Expected values are computed by hand from what each test model computes (make_da
 bundled digits example, by onnxruntime (tests/oracle/ort_run.js).
 """
 
+import http.client
 import json
 import os
 import shutil
@@ -80,6 +81,37 @@ class ServingTest(DaemonCase):
         self.assertStatus(self.get("/v2/health/live"), 200)
         self.assertStatus(self.post("/v1/models/affine:predict", {"instances": [[1, 2, 3]]}), 200)
         self.wait_for(lambda: "/v1/models/affine:predict" in self.daemon.log_text(), 5, "access line in the log")
+
+    def test_http_keep_alive_and_chunked(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.daemon.port, timeout=30)
+        try:
+            for _ in range(3):  # one connection, several requests (tritonclient keeps connections open)
+                conn.request("POST", "/v1/models/affine:predict", json.dumps({"instances": X3}))
+                r = conn.getresponse()
+                body = r.read()
+                self.assertEqual(r.status, 200, body)
+                self.assertValues(json.loads(body)["predictions"], affine_expect(X3))
+            # A chunked request body (curl -T -, streaming clients).
+            payload = json.dumps({"instances": X3}).encode()
+            conn.putrequest("POST", "/v1/models/affine:predict")
+            conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+            for part in (payload[:10], payload[10:]):
+                conn.send(b"%x\r\n%s\r\n" % (len(part), part))
+            conn.send(b"0\r\n\r\n")
+            r = conn.getresponse()
+            body = r.read()
+            self.assertEqual(r.status, 200, body)
+            self.assertValues(json.loads(body)["predictions"], affine_expect(X3))
+        finally:
+            conn.close()
+
+    def test_model_config_get(self):
+        r = self.get("/v1/models/lab/config")
+        self.assertStatus(r, 200)
+        self.assertIn("application/yaml", r.headers.get("content-type", ""))
+        with open(os.path.join(self.repo, "lab", "config.yaml"), "rb") as f:
+            self.assertEqual(r.body, f.read())
 
     # ----------------------------------------------------------------------------------------------------------
     # TF Serving: status
@@ -284,6 +316,11 @@ class ServingTest(DaemonCase):
         self.assertValues(js["predictions"], affine_expect(rows))
         self.assertError(self.post("/v1/models/affine:predict", {"instances": rows + [[5.0, 1.0, 2.0]]}), 400)
 
+    def test_tfs_classify_regress_501(self):
+        # Contract: 501 for what this server does not support; ONNX models have no tf.Example signatures.
+        self.assertError(self.post("/v1/models/affine:classify", {"examples": [{"x": 1.0}]}), 501)
+        self.assertError(self.post("/v1/models/affine:regress", {"examples": [{"x": 1.0}]}), 501)
+
     def test_tfs_wrong_method(self):
         # Contract: 405 on a known route. (TF Serving's own server answers 400 "Malformed request: GET ...".)
         self.assertError(self.get("/v1/models/affine:predict"), 405)
@@ -341,6 +378,7 @@ class ServingTest(DaemonCase):
     def test_ks_model_metadata_unknown(self):
         self.assertError(self.get("/v2/models/nope"), 404)
         self.assertError(self.get("/v2/models/lab/versions/9"), 404)
+        self.assertError(self.get("/v2/models/lab/versions/abc"), 404)
 
     def test_ks_model_ready(self):
         for path in ("/v2/models/affine/ready", "/v2/models/affine/versions/1/ready", "/v2/models/lab/versions/2/ready"):
@@ -480,6 +518,9 @@ class ServingTest(DaemonCase):
         self.assertError(p(x(datatype="FLOAT32")), 400, what="unknown dtype name")
         self.assertError(p(x(data=["a"] * 6)), 400, what="strings for FP32")
         self.assertError(p(x(name="z")), 400, what="unknown input")
+        self.assertError(p({"inputs": [x()["inputs"][0], x()["inputs"][0]]}), 400, what="duplicate input")
+        self.assertError(self.post("/v2/models/fixed/infer", {"inputs": [
+            {"name": "x", "datatype": "FP32", "shape": [1, 2, 3], "data": [0.0] * 6}]}), 400, what="batch dim on fixed")
         self.assertError(p(x(shape=[5, 3], data=[1.0] * 15)), 400, what="batch over max_batch_size")
         self.assertError(p({**x(), "outputs": [{"name": "nope"}]}), 400, what="unknown output")
         self.assertError(self.post("/v2/models/two_io/infer", {"inputs": [
@@ -561,11 +602,24 @@ class ServingTest(DaemonCase):
         self.assertStatus(self.post("/v2/repository/models/unl/load"), 200)
         self.assertValues(self.predict("unl", tfs)["predictions"], add_expect(X4, 3))
 
+    def test_repository_load_rescans(self):
+        # Without polling, a model copied in later is unknown until an explicit load rescans the repository.
+        place_version(self.repo, "late", 1, "add5")
+        self.assertError(self.post("/v1/models/late:predict", {"instances": X4}), 404)
+        self.assertStatus(self.post("/v2/repository/models/late/load"), 200)
+        self.assertValues(self.predict("late", {"instances": X4})["predictions"], add_expect(X4, 5))
+        # A new version on disk: load picks it up per the policy (latest 1).
+        place_version(self.repo, "late", 2, "add6")
+        self.assertStatus(self.post("/v2/repository/models/late/load"), 200)
+        self.assertValues(self.predict("late", {"instances": X4})["predictions"], add_expect(X4, 6))
+
     def test_repository_load_errors(self):
         self.assertError(self.post("/v2/repository/models/nope/load"), 404)
         self.assertStatus(self.post("/v2/repository/models/nope/unload"), 200)
         self.assertError(self.post("/v2/repository/models/allbroken/load"), 400)
-        self.assertError(self.post("/v2/repository/models/.hidden/load"), 404)
+        r = self.post("/v2/repository/models/.hidden/load")  # not in the repository, or an invalid name
+        self.assertIn(r.status, (400, 404), r)
+        self.assertError(r, r.status)
 
     # ----------------------------------------------------------------------------------------------------------
     # The bundled example against onnxruntime

@@ -1,0 +1,420 @@
+#include "scheduler/scheduler.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace ferry {
+
+namespace {
+
+double Seconds(Clock::TimePoint a, Clock::TimePoint b) { return std::chrono::duration<double>(b - a).count(); }
+uint64_t Nanos(Clock::TimePoint a, Clock::TimePoint b) {
+  return static_cast<uint64_t>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count()));
+}
+
+void Add(DurationStat& s, uint64_t ns, uint64_t count = 1) {
+  s.count += count;
+  s.ns += ns;
+}
+
+// Rows along dim 0 of `part` copied one after the other into a tensor of `rows` rows.
+Result<Tensor> ConcatRows(const std::vector<const Tensor*>& parts, int64_t rows) {
+  Shape shape = parts[0]->shape();
+  shape[0] = rows;
+  FERRY_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(parts[0]->dtype(), shape));
+  char* dst = static_cast<char*>(out.data());
+  for (const Tensor* p : parts) {
+    if (p->nbytes()) std::memcpy(dst, p->data(), p->nbytes());
+    dst += p->nbytes();
+  }
+  return out;
+}
+
+Result<Tensor> SliceRows(const Tensor& t, int64_t first, int64_t rows) {
+  Shape shape = t.shape();
+  const int64_t total = shape[0];
+  shape[0] = rows;
+  FERRY_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(t.dtype(), shape));
+  const size_t row_bytes = total > 0 ? t.nbytes() / static_cast<size_t>(total) : 0;
+  if (out.nbytes()) std::memcpy(out.data(), static_cast<const char*>(t.data()) + first * row_bytes, out.nbytes());
+  return out;
+}
+
+bool HasBatchDim(const TensorSignature& s) { return s.has_shape && !s.shape.empty() && !s.shape[0].fixed(); }
+
+}  // namespace
+
+Status ValidateSchedulerSettings(const SchedulerSettings& s) {
+  const BatchingSettings& b = s.batching;
+  if (b.max_batch_size < 0) return InvalidArgument("max_batch_size must be >= 0, got {}", b.max_batch_size);
+  if (b.max_queue_delay_us < 0) return InvalidArgument("max_queue_delay_us must be >= 0, got {}", b.max_queue_delay_us);
+  for (size_t i = 0; i < b.preferred_batch_sizes.size(); ++i) {
+    int64_t p = b.preferred_batch_sizes[i];
+    if (p < 1 || (b.max_batch_size > 0 && p > b.max_batch_size)) {
+      return InvalidArgument("preferred_batch_sizes: {} is outside [1, max_batch_size = {}]", p, b.max_batch_size);
+    }
+    if (i > 0 && p <= b.preferred_batch_sizes[i - 1]) {
+      return InvalidArgument("preferred_batch_sizes must be ascending and distinct");
+    }
+  }
+  if (s.max_queue_size < 1) return InvalidArgument("max_queue_size must be >= 1");
+  if (s.instances.empty()) return InvalidArgument("instances: at least one instance group is needed");
+  for (const InstanceGroup& g : s.instances) {
+    if (g.count < 1 || g.count > 256) return InvalidArgument("instances: count must be in 1..256, got {}", g.count);
+    if (g.kind == "gpu") {
+      return Unimplemented("instances: kind gpu needs the CUDA backend, which this build does not have");
+    }
+    if (g.kind != "cpu") return InvalidArgument("instances: unknown kind \"{}\" (known: cpu, gpu)", g.kind);
+  }
+  return Status::Ok();
+}
+
+struct Scheduler::State {
+  struct Slot {
+    InstanceSpec spec;
+    std::unique_ptr<Instance> instance;
+    std::thread thread;
+    bool retiring = false;  // guarded by mu
+  };
+
+  SchedulerOptions options;
+  Clock* clock = nullptr;
+  bool batchable = false;
+
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  SchedulerSettings settings;                 // guarded by mu
+  std::deque<QueuedItem> items;               // guarded by mu
+  std::deque<SchedulerRequest> requests;      // guarded by mu; parallel to items
+  bool stop = false;                          // guarded by mu
+  uint64_t next_id = 0;                       // guarded by mu; makes keys of requests that never combine unique
+  std::vector<std::shared_ptr<Slot>> slots;   // guarded by mu (live ones)
+  SchedulerStats stats;                       // guarded by mu
+  std::mutex update_mu;                       // serializes Update
+
+  int64_t max_threads() const { return options.budget ? options.budget->total() : 1; }
+
+  Result<std::shared_ptr<Slot>> NewSlot(const std::string& kind, int index, int64_t warmup_batch) {
+    auto slot = std::make_shared<Slot>();
+    slot->spec.kind = kind;
+    slot->spec.index = index;
+    slot->spec.max_threads = static_cast<int>(max_threads());
+    slot->spec.warmup_batch = warmup_batch;
+    FERRY_ASSIGN_OR_RETURN(slot->instance, options.factory(slot->spec));
+    if (!slot->instance) return Internal("the instance factory returned nothing");
+    return slot;
+  }
+
+  void Start(const std::shared_ptr<Slot>& slot, const std::shared_ptr<State>& self) {
+    slot->thread = std::thread([self, slot] {
+      std::string name = (self->options.name + "#" + std::to_string(slot->spec.index));
+      if (name.size() > 15) name = name.substr(name.size() - 15);
+      pthread_setname_np(pthread_self(), name.c_str());
+      self->Loop(*slot);
+    });
+  }
+
+  // Rows along the batch dimension, and the key of what it combines with ("" = never combines).
+  std::pair<int64_t, std::string> Describe(const std::vector<Tensor>& inputs) const {
+    if (!batchable || inputs.empty() || inputs[0].shape().empty()) return {1, ""};
+    const int64_t rows = inputs[0].shape()[0];
+    std::string key;
+    for (const Tensor& t : inputs) {
+      if (t.shape().empty() || t.shape()[0] != rows) return {1, ""};
+      key += std::to_string(static_cast<int>(t.dtype()));
+      for (size_t d = 1; d < t.shape().size(); ++d) key += "," + std::to_string(t.shape()[d]);
+      key += ";";
+    }
+    return {rows, key};
+  }
+
+  void Loop(Slot& slot) {
+    std::unique_lock<std::mutex> lock(mu);
+    for (;;) {
+      if (stop || slot.retiring) return;
+      const Clock::TimePoint now = clock->Now();
+      BatchDecision d = DecideBatch(items, now, settings.batching);
+      if (d.expired.empty() && d.run.empty()) {
+        clock->WaitUntil(lock, cv, d.wake);
+        continue;
+      }
+      std::vector<SchedulerRequest> expired, batch;
+      std::vector<QueuedItem> batch_items;
+      std::set<size_t> take(d.expired.begin(), d.expired.end());
+      take.insert(d.run.begin(), d.run.end());
+      std::set<size_t> run(d.run.begin(), d.run.end());
+      std::deque<QueuedItem> keep_items;
+      std::deque<SchedulerRequest> keep_requests;
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (!take.count(i)) {
+          keep_items.push_back(std::move(items[i]));
+          keep_requests.push_back(std::move(requests[i]));
+        } else if (run.count(i)) {
+          batch_items.push_back(std::move(items[i]));
+          batch.push_back(std::move(requests[i]));
+        } else {
+          expired.push_back(std::move(requests[i]));
+          Add(stats.fail, Nanos(items[i].enqueued, now));
+        }
+      }
+      items.swap(keep_items);
+      requests.swap(keep_requests);
+      lock.unlock();
+      for (SchedulerRequest& r : expired) {
+        r.done(Status(StatusCode::kDeadlineExceeded, "the request's deadline passed while it waited in the queue"),
+               RequestTiming{});
+      }
+      expired.clear();  // may drop the version's last handle; this thread keeps the State alive
+      if (!batch.empty()) RunBatch(slot, batch, batch_items, now);
+      lock.lock();
+    }
+  }
+
+  void RunBatch(Slot& slot, std::vector<SchedulerRequest>& batch, const std::vector<QueuedItem>& batch_items,
+                Clock::TimePoint started) {
+    int64_t rows = 0;
+    for (const QueuedItem& q : batch_items) rows += q.rows;
+    const size_t n_inputs = batch[0].inputs.size();
+    Result<std::vector<Tensor>> inputs = std::vector<Tensor>();
+    if (batch.size() == 1) {
+      inputs = std::move(batch[0].inputs);
+    } else {
+      for (size_t i = 0; i < n_inputs && inputs.ok(); ++i) {
+        std::vector<const Tensor*> parts;
+        for (const SchedulerRequest& r : batch) parts.push_back(&r.inputs[i]);
+        Result<Tensor> joined = ConcatRows(parts, rows);
+        if (!joined.ok()) {
+          inputs = joined.status();
+        } else {
+          inputs->push_back(std::move(*joined));
+        }
+      }
+      for (SchedulerRequest& r : batch) r.inputs.clear();
+    }
+    const Clock::TimePoint t_input = clock->Now();
+    const int threads = options.budget ? options.budget->PerInstance() : 1;
+    Result<std::vector<Tensor>> outputs =
+        inputs.ok() ? slot.instance->Run(*inputs, threads) : Result<std::vector<Tensor>>(inputs.status());
+    inputs = std::vector<Tensor>();
+    const Clock::TimePoint t_infer = clock->Now();
+    // Per request: its outputs, or the batch's error.
+    std::vector<Result<std::vector<Tensor>>> results;
+    if (!outputs.ok() || batch.size() == 1) {
+      results.push_back(std::move(outputs));
+    } else {
+      std::vector<std::vector<Tensor>> split(batch.size());
+      Status bad;
+      for (const Tensor& out : *outputs) {
+        if (out.shape().empty() || out.shape()[0] != rows) {
+          bad = Internal("output of shape [{}] has no batch dimension of {} rows; cannot split the batch",
+                         fmt::join(out.shape(), ","), rows);
+          break;
+        }
+        int64_t first = 0;
+        for (size_t k = 0; k < batch.size() && bad.ok(); ++k) {
+          Result<Tensor> part = SliceRows(out, first, batch_items[k].rows);
+          if (!part.ok()) bad = part.status();
+          else split[k].push_back(std::move(*part));
+          first += batch_items[k].rows;
+        }
+        if (!bad.ok()) break;
+      }
+      for (size_t k = 0; k < batch.size(); ++k) {
+        results.push_back(bad.ok() ? Result<std::vector<Tensor>>(std::move(split[k])) : Result<std::vector<Tensor>>(bad));
+      }
+    }
+    outputs = std::vector<Tensor>();
+    const Clock::TimePoint t_output = clock->Now();
+    const bool ok = results[0].ok();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stats.execution_count += 1;
+      stats.last_inference_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
+      BatchSizeStat& bs = stats.batch_stats[rows];
+      Add(bs.compute_input, Nanos(started, t_input));
+      Add(bs.compute_infer, Nanos(t_input, t_infer));
+      Add(bs.compute_output, Nanos(t_infer, t_output));
+      for (size_t k = 0; k < batch.size(); ++k) {
+        const bool request_ok = results[std::min(k, results.size() - 1)].ok();
+        Add(request_ok ? stats.success : stats.fail, Nanos(batch_items[k].enqueued, t_output));
+        Add(stats.queue, Nanos(batch_items[k].enqueued, started));
+        Add(stats.compute_input, Nanos(started, t_input));
+        Add(stats.compute_infer, Nanos(t_input, t_infer));
+        Add(stats.compute_output, Nanos(t_infer, t_output));
+        if (request_ok) stats.inference_count += static_cast<uint64_t>(batch_items[k].rows);
+      }
+    }
+    (void)ok;
+    if (options.on_batch) options.on_batch(BatchRecord{rows, batch.size(), Seconds(started, t_output)});
+    for (size_t k = 0; k < batch.size(); ++k) {
+      RequestTiming timing{Seconds(batch_items[k].enqueued, started), Seconds(started, t_output), rows};
+      Result<std::vector<Tensor>>& result = results[std::min(k, results.size() - 1)];
+      if (results.size() == 1) {
+        batch[k].done(std::move(result), timing);
+      } else {
+        batch[k].done(std::move(result), timing);
+      }
+    }
+    batch.clear();  // may drop the version's last handle
+  }
+};
+
+Result<std::shared_ptr<Scheduler>> Scheduler::Create(SchedulerOptions options) {
+  if (!options.model) return InvalidArgument("Scheduler needs a model");
+  if (!options.factory) return InvalidArgument("Scheduler needs an instance factory");
+  FERRY_RETURN_IF_ERROR(ValidateSchedulerSettings(options.settings));
+  auto state = std::make_shared<State>();
+  state->clock = options.clock ? options.clock : RealClock();
+  bool batchable = !options.model->inputs().empty();
+  for (const TensorSignature& s : options.model->inputs()) batchable = batchable && HasBatchDim(s);
+  for (const TensorSignature& s : options.model->outputs()) batchable = batchable && HasBatchDim(s);
+  for (bool keyed : options.model->value_keyed_inputs()) batchable = batchable && !keyed;
+  state->batchable = batchable;
+  state->settings = options.settings;
+  state->options = std::move(options);
+  const int64_t warmup = state->batchable ? std::max<int64_t>(1, state->settings.batching.max_batch_size) : 0;
+  std::vector<std::shared_ptr<State::Slot>> slots;
+  int index = 0;
+  for (const InstanceGroup& g : state->settings.instances) {
+    for (int i = 0; i < g.count; ++i) {
+      FERRY_ASSIGN_OR_RETURN(auto slot, state->NewSlot(g.kind, index++, warmup));
+      slots.push_back(std::move(slot));
+    }
+  }
+  if (state->options.budget) state->options.budget->AddInstances(static_cast<int>(slots.size()));
+  {
+    std::lock_guard<std::mutex> lock(state->mu);
+    state->slots = slots;
+  }
+  for (auto& slot : slots) state->Start(slot, state);
+  return std::shared_ptr<Scheduler>(new Scheduler(std::move(state)));
+}
+
+Scheduler::~Scheduler() {
+  std::deque<SchedulerRequest> leftover;
+  std::vector<std::shared_ptr<State::Slot>> slots;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->stop = true;
+    leftover.swap(state_->requests);
+    state_->items.clear();
+    slots = state_->slots;
+  }
+  state_->cv.notify_all();
+  if (state_->options.budget) state_->options.budget->AddInstances(-static_cast<int>(slots.size()));
+  for (SchedulerRequest& r : leftover) {
+    r.done(Status(StatusCode::kUnavailable, "the model version is unloading"), RequestTiming{});
+  }
+  for (auto& slot : slots) {
+    if (slot->thread.get_id() == std::this_thread::get_id()) {
+      slot->thread.detach();  // the thread holds the State and returns at its next check
+    } else if (slot->thread.joinable()) {
+      slot->thread.join();
+    }
+  }
+}
+
+Status Scheduler::Enqueue(SchedulerRequest request) {
+  State& st = *state_;
+  if (!request.done) return InvalidArgument("a request needs a completion callback");
+  if (request.inputs.size() != st.options.model->inputs().size()) {
+    return InvalidArgument("expected {} inputs, got {}", st.options.model->inputs().size(), request.inputs.size());
+  }
+  auto [rows, key] = st.Describe(request.inputs);
+  QueuedItem item;
+  item.rows = rows;
+  item.shape_key = std::move(key);
+  item.enqueued = st.clock->Now();
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (st.stop) return Status(StatusCode::kUnavailable, "the model version is unloading");
+    const int64_t max_batch = st.settings.batching.max_batch_size;
+    if (st.batchable && max_batch > 0 && rows > max_batch) {
+      return InvalidArgument("the request has {} rows, over the model's max_batch_size of {}", rows, max_batch);
+    }
+    if (st.items.size() >= st.settings.max_queue_size) {
+      return ResourceExhausted("the queue of {} is full ({} requests waiting)", st.options.name, st.items.size());
+    }
+    int64_t timeout = request.timeout_us ? *request.timeout_us : st.settings.default_timeout_us;
+    if (timeout > 0) item.deadline = item.enqueued + std::chrono::microseconds(timeout);
+    // Only items whose key can combine need a batching key; with batching off every request runs alone.
+    if (!st.settings.batching.dynamic) item.shape_key.clear();
+    if (item.shape_key.empty()) item.shape_key = "#" + std::to_string(st.next_id++);
+    st.items.push_back(std::move(item));
+    st.requests.push_back(std::move(request));
+  }
+  st.cv.notify_one();
+  return Status::Ok();
+}
+
+Status Scheduler::Update(const SchedulerSettings& settings) {
+  FERRY_RETURN_IF_ERROR(ValidateSchedulerSettings(settings));
+  State& st = *state_;
+  std::lock_guard<std::mutex> update_lock(st.update_mu);
+  int want = 0;
+  for (const InstanceGroup& g : settings.instances) want += g.count;
+  int have;
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    have = static_cast<int>(st.slots.size());
+  }
+  // New instances are created (and plan their memory) before they join, outside the lock.
+  std::vector<std::shared_ptr<State::Slot>> added;
+  const int64_t warmup = st.batchable ? std::max<int64_t>(1, settings.batching.max_batch_size) : 0;
+  for (int i = have; i < want; ++i) {
+    FERRY_ASSIGN_OR_RETURN(auto slot, st.NewSlot(settings.instances.front().kind, i, warmup));
+    added.push_back(std::move(slot));
+  }
+  std::vector<std::shared_ptr<State::Slot>> retired;
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    if (st.stop) return Status(StatusCode::kUnavailable, "the model version is unloading");
+    st.settings = settings;
+    for (auto& slot : added) st.slots.push_back(slot);
+    while (static_cast<int>(st.slots.size()) > want) {
+      st.slots.back()->retiring = true;
+      retired.push_back(st.slots.back());
+      st.slots.pop_back();
+    }
+  }
+  if (st.options.budget) st.options.budget->AddInstances(static_cast<int>(added.size()) - static_cast<int>(retired.size()));
+  for (auto& slot : added) st.Start(slot, state_);
+  st.cv.notify_all();  // new settings: decide again
+  for (auto& slot : retired) {
+    if (slot->thread.joinable()) slot->thread.join();  // after its current batch
+  }
+  return Status::Ok();
+}
+
+bool Scheduler::batchable() const { return state_->batchable; }
+
+size_t Scheduler::queue_depth() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->items.size();
+}
+
+int Scheduler::instance_count() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return static_cast<int>(state_->slots.size());
+}
+
+SchedulerStats Scheduler::stats() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->stats;
+}
+
+SchedulerSettings Scheduler::settings() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->settings;
+}
+
+}  // namespace ferry
