@@ -50,7 +50,7 @@ Status CheckBatchLimit(const Model& model, const ModelConfig& config, const std:
 // deadline that passed in the queue) into the reply and runs on the instance thread. Answers at once when the
 // request cannot be queued (503 + Retry-After when the queue is full, 400 over max_batch_size). The handle is
 // held until the reply is sent.
-void RunOnWorker(const VersionHandle& handle, std::map<std::string, Tensor> inputs,
+void RunOnWorker(ModelServer* server, const VersionHandle& handle, std::map<std::string, Tensor> inputs,
                  std::function<http::HttpResponse(Result<std::map<std::string, Tensor>>)> finish,
                  http::Responder respond, std::optional<int64_t> timeout_us);
 
@@ -74,6 +74,8 @@ void KsModelMetadata(Call& call, const std::string& model, std::optional<std::st
 void KsModelReady(Call& call, const std::string& model, std::optional<std::string> version);
 void KsInfer(Call& call, const std::string& model, std::optional<std::string> version);
 void KsRepositoryIndex(Call& call);
+// The statistics extension: every AVAILABLE version, one model's, or one version's.
+void KsStatistics(Call& call, std::optional<std::string> model, std::optional<std::string> version);
 void KsRepositoryLoad(Call& call, const std::string& model, bool load);
 
 void PutVersion(Call& call, const std::string& model, std::optional<std::string> version);

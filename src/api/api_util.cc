@@ -88,7 +88,7 @@ Status CheckBatchLimit(const Model& model, const ModelConfig& config, const std:
   return Status::Ok();
 }
 
-void RunOnWorker(const VersionHandle& handle, std::map<std::string, Tensor> inputs,
+void RunOnWorker(ModelServer* server, const VersionHandle& handle, std::map<std::string, Tensor> inputs,
                  std::function<http::HttpResponse(Result<std::map<std::string, Tensor>>)> finish,
                  http::Responder respond, std::optional<int64_t> timeout_us) {
   if (!handle->scheduler) {
@@ -107,7 +107,9 @@ void RunOnWorker(const VersionHandle& handle, std::map<std::string, Tensor> inpu
   }
   inputs.clear();
   request.timeout_us = timeout_us;
-  request.done = [handle, finish, respond](Result<std::vector<Tensor>> outputs, const RequestTiming&) {
+  ServingMetrics* metrics = &server->metrics();
+  request.done = [handle, finish, respond, metrics](Result<std::vector<Tensor>> outputs, const RequestTiming& timing) {
+    if (timing.batch_rows > 0) metrics->RecordTiming(handle->model_name, handle->version, timing);
     if (!outputs.ok()) return respond(finish(outputs.status()));
     std::map<std::string, Tensor> named;
     const auto& sig = handle->model->outputs();

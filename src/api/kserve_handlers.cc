@@ -68,7 +68,7 @@ Result<Json> OptionalObjectBody(const std::string& body) {
 void KsServerMetadata(Call& call) {
   Json j{{"name", "ferry"},
          {"version", call.server_version},
-         {"extensions", {"binary_tensor_data", "model_repository"}}};
+         {"extensions", {"binary_tensor_data", "model_repository", "statistics"}}};
   call.respond(JsonReply(200, j.dump()));
 }
 
@@ -146,7 +146,7 @@ void KsInfer(Call& call, const std::string& model, std::optional<std::string> ve
   }
   request = Result<protocol::KsInferRequest>(InvalidArgument("moved"));  // frees the inputs' other references
   RunOnWorker(
-      *handle, std::move(inputs),
+      call.server, *handle, std::move(inputs),
       [wanted, model_name, version_name](Result<std::map<std::string, Tensor>> produced) {
         if (!produced.ok()) return StatusReply(produced.status());
         Result<std::vector<protocol::KsInferOutput>> outputs = protocol::SelectKsOutputs(*wanted, *produced);
@@ -211,6 +211,72 @@ void KsRepositoryLoad(Call& call, const std::string& model, bool load) {
   Status s = load ? call.server->LoadModel(model) : call.server->UnloadModel(model);
   if (!s.ok()) return call.respond(StatusReply(s));
   call.respond(JsonReply(200, ""));
+}
+
+namespace {
+
+Json DurationJson(const DurationStat& d) { return Json{{"count", d.count}, {"ns", d.ns}}; }
+
+Json VersionStatsJson(const ModelVersion& v) {
+  SchedulerStats st = v.scheduler ? v.scheduler->stats() : SchedulerStats{};
+  Json batches = Json::array();
+  for (const auto& [rows, b] : st.batch_stats) {
+    batches.push_back(Json{{"batch_size", rows},
+                           {"compute_input", DurationJson(b.compute_input)},
+                           {"compute_infer", DurationJson(b.compute_infer)},
+                           {"compute_output", DurationJson(b.compute_output)}});
+  }
+  Json memory = Json::array();
+  size_t planned = 0;
+  if (v.scheduler) {
+    for (const auto& [device, bytes] : v.scheduler->planned_bytes()) planned += bytes;
+  }
+  memory.push_back(Json{{"type", "CPU"}, {"id", 0}, {"byte_size", v.model->weight_bytes() + planned}});
+  return Json{{"name", v.model_name},
+              {"version", std::to_string(v.version)},
+              {"last_inference", st.last_inference_ms},
+              {"inference_count", st.inference_count},
+              {"execution_count", st.execution_count},
+              {"inference_stats",
+               {{"success", DurationJson(st.success)},
+                {"fail", DurationJson(st.fail)},
+                {"queue", DurationJson(st.queue)},
+                {"compute_input", DurationJson(st.compute_input)},
+                {"compute_infer", DurationJson(st.compute_infer)},
+                {"compute_output", DurationJson(st.compute_output)},
+                {"cache_hit", DurationJson(DurationStat{})},
+                {"cache_miss", DurationJson(DurationStat{})}}},
+              {"response_stats", Json::object()},
+              {"batch_stats", batches},
+              {"memory_usage", memory}};
+}
+
+}  // namespace
+
+void KsStatistics(Call& call, std::optional<std::string> model, std::optional<std::string> version) {
+  const ModelManager& manager = call.server->manager();
+  Json list = Json::array();
+  if (model && version) {
+    Result<VersionHandle> handle = Resolve(call, *model, version);
+    if (!handle.ok()) return call.respond(StatusReply(handle.status()));
+    call.info->version = std::to_string((*handle)->version);
+    list.push_back(VersionStatsJson(**handle));
+  } else {
+    bool known = !model;
+    for (const ModelStatus& m : manager.GetStatus()) {
+      if (model && m.name != *model) continue;
+      known = known || m.in_repository;
+      for (const VersionStatus& v : m.versions) {
+        if (v.state != VersionState::kAvailable) continue;
+        Result<VersionHandle> handle = manager.Acquire(m.name, v.version);
+        if (handle.ok()) list.push_back(VersionStatsJson(**handle));
+      }
+    }
+    if (model && (!known || list.empty())) {
+      return call.respond(ErrorReply(404, fmt::format("requested model '{}' is not available", *model)));
+    }
+  }
+  call.respond(JsonReply(200, Json{{"model_stats", list}}.dump()));
 }
 
 }  // namespace ferry::api

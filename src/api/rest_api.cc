@@ -151,6 +151,10 @@ void RouteV2(Call& call) {
     if (!only("POST")) return call.respond(MethodNotAllowed());
     return KsRepositoryLoad(call, segs[2], segs[3] == "load");
   }
+  if (segs.size() == 2 && segs[0] == "models" && segs[1] == "stats") {
+    if (!only("GET")) return call.respond(MethodNotAllowed());
+    return KsStatistics(call, std::nullopt, std::nullopt);
+  }
   if (segs.size() >= 2 && segs[0] == "models" && !segs[1].empty() && segs[1] != "stats") {
     const std::string& model = segs[1];
     std::optional<std::string> version;
@@ -168,6 +172,10 @@ void RouteV2(Call& call) {
     if (i + 1 == segs.size() && segs[i] == "ready") {
       if (!only("GET")) return call.respond(MethodNotAllowed());
       return KsModelReady(call, model, version);
+    }
+    if (i + 1 == segs.size() && segs[i] == "stats") {
+      if (!only("GET")) return call.respond(MethodNotAllowed());
+      return KsStatistics(call, model, version);
     }
     if (i + 1 == segs.size() && segs[i] == "infer") {
       if (!only("POST")) return call.respond(MethodNotAllowed());
@@ -207,7 +215,10 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
   auto on_access = options_.on_access;
   auto in_flight = in_flight_;
   ++*in_flight;
-  http::Responder wrapped = [respond, info, req, start, answered, on_access, in_flight](http::HttpResponse r) {
+  ServingMetrics* metrics = &server_->metrics();
+  metrics->in_flight().Add(1);
+  http::Responder wrapped = [respond, info, req, start, answered, on_access, in_flight,
+                             metrics](http::HttpResponse r) {
     if (answered->exchange(true)) return;
     AccessRecord rec;
     rec.method = req->method;
@@ -218,9 +229,15 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
     rec.protocol = info->protocol;
     rec.model = info->model;
     rec.version = info->version;
-    respond(std::move(r));
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // Model and version labels only for requests that reached a version (unknown names must not add series).
+    const bool resolved = !rec.version.empty();
+    metrics->RecordRequest(rec.protocol, resolved ? rec.model : "", rec.version, rec.status, rec.seconds);
+    metrics->in_flight().Add(-1);
     if (on_access) on_access(rec);
+    // Everything that uses the server is done before the reply goes out: whoever waits for the reply may tear
+    // the server down at once (tests do).
+    respond(std::move(r));
     --*in_flight;  // last: shutdown waits for this, so nothing here runs after the daemon tears down
   };
   Call call{server_, req.get(), wrapped, info, shutting_down_.load(), options_.server_version};
@@ -229,6 +246,13 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
   if (call.shutting_down) return call.respond(ErrorReply(503, "server is shutting down"));
   const std::string& path = req->path;
   if (IStartsWith(path, "/v1/")) return RouteV1(call);
+  if (path == "/metrics") {
+    if (req->method != "GET") return call.respond(MethodNotAllowed());
+    http::HttpResponse r;
+    r.headers["Content-Type"] = metrics::kContentType;
+    r.body = server_->metrics().Render();
+    return call.respond(std::move(r));
+  }
   if (path == "/v2" || path.rfind("/v2/", 0) == 0) return RouteV2(call);
   NotFoundRoute(call);
 }

@@ -165,7 +165,7 @@ void TfsPredict(Call& call, const std::string& model, std::optional<std::string>
   }
   protocol::TfsFormat format = body->format();
   RunOnWorker(
-      *handle, std::move(*inputs),
+      call.server, *handle, std::move(*inputs),
       [format](Result<std::map<std::string, Tensor>> outputs) {
         if (!outputs.ok()) return StatusReply(outputs.status());
         Result<std::string> encoded = protocol::EncodeTfsPredictResponse(format, *outputs);

@@ -49,6 +49,8 @@ class Session {
   // The plan these inputs would run with (built if needed).
   Result<const Plan*> PlanFor(const std::vector<TensorView>& inputs);
   const Model& model() const { return *model_; }
+  // Bytes of intermediate memory (arena + kernel scratch) allocated so far.
+  size_t arena_bytes() const { return arena_.bytes; }
   const std::map<std::string, OpProfile>& profile() const { return profile_; }
 
  private:

@@ -20,6 +20,9 @@ class CpuInstance : public Instance {
     return session_.Reserve(views);
   }
 
+  size_t planned_bytes() const override { return planned_; }
+  void set_planned() { planned_ = session_.arena_bytes(); }
+
   Result<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs, int threads) override {
     session_.SetThreads(threads);
     return session_.Run(inputs);
@@ -27,6 +30,7 @@ class CpuInstance : public Instance {
 
  private:
   Session session_;
+  size_t planned_ = 0;  // set once, before the instance is shared
 };
 
 }  // namespace
@@ -39,6 +43,7 @@ InstanceFactory CpuInstanceFactory(std::shared_ptr<const Model> model) {
       Status s = instance->Warmup(spec.warmup_batch);
       if (!s.ok()) return s.WithContext(fmt::format("planning batch {}", spec.warmup_batch));
     }
+    instance->set_planned();
     return std::unique_ptr<Instance>(std::move(instance));
   };
 }

@@ -23,6 +23,8 @@ class Instance {
   // Runs one (possibly batched) request; `inputs` in the model's input order, outputs in its output order.
   // Called on one thread at a time. `threads` is the instance's current share of the CPU thread budget.
   virtual Result<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs, int threads) = 0;
+  // Intermediate memory planned at creation (for the warm-up batch), in bytes.
+  virtual size_t planned_bytes() const { return 0; }
 };
 
 struct InstanceSpec {

@@ -412,6 +412,13 @@ SchedulerStats Scheduler::stats() const {
   return state_->stats;
 }
 
+std::map<std::string, size_t> Scheduler::planned_bytes() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  std::map<std::string, size_t> out;
+  for (const auto& slot : state_->slots) out[slot->spec.kind] += slot->instance->planned_bytes();
+  return out;
+}
+
 SchedulerSettings Scheduler::settings() const {
   std::lock_guard<std::mutex> lock(state_->mu);
   return state_->settings;

@@ -141,6 +141,8 @@ class Scheduler {
   int instance_count() const;
   SchedulerStats stats() const;
   SchedulerSettings settings() const;
+  // Intermediate memory its instances planned up front, in bytes, by instance kind ("cpu").
+  std::map<std::string, size_t> planned_bytes() const;
 
   struct State;  // shared with the instance threads
 

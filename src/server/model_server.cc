@@ -101,26 +101,40 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
   if (options.inference_threads < 1) options.inference_threads = 1;
   std::unique_ptr<ModelServer> server(new ModelServer(std::move(options)));
 
+  FERRY_ASSIGN_OR_RETURN(server->metrics_, ServingMetrics::Create());
   ModelManagerOptions mo;
   mo.loader = server->options_.loader ? server->options_.loader : ModelFileLoader();
   ModelServer* self = server.get();
-  mo.on_event = [self](const VersionEvent& e) {
+  // END events come from whichever thread drops a version's last handle, possibly after this server is gone:
+  // the callback owns what it uses.
+  struct Events {
+    std::mutex mu;
+    std::map<std::string, std::chrono::steady_clock::time_point> load_started;  // guarded by mu
+    std::shared_ptr<ServingMetrics> metrics;
+    std::function<void(const VersionEvent&, double)> on_event;
+  };
+  auto events = std::make_shared<Events>();
+  events->metrics = server->metrics_;
+  events->on_event = server->options_.on_event;
+  mo.on_event = [events](const VersionEvent& e) {
     double seconds = 0;
     std::string key = fmt::format("{}/{}", e.model_name, e.version);
     {
-      std::lock_guard<std::mutex> lock(self->timing_mu_);
+      std::lock_guard<std::mutex> lock(events->mu);
       auto now = std::chrono::steady_clock::now();
       if (e.state == VersionState::kLoading) {
-        self->load_started_[key] = now;
+        events->load_started[key] = now;
       } else if (e.state == VersionState::kAvailable || e.state == VersionState::kFailed) {
-        auto it = self->load_started_.find(key);
-        if (it != self->load_started_.end()) {
+        auto it = events->load_started.find(key);
+        if (it != events->load_started.end()) {
           seconds = std::chrono::duration<double>(now - it->second).count();
-          self->load_started_.erase(it);
+          events->load_started.erase(it);
         }
       }
     }
-    if (self->options_.on_event) self->options_.on_event(e, seconds);
+    if (e.state == VersionState::kAvailable) events->metrics->RecordLoad(e.model_name, e.version, seconds);
+    if (e.state == VersionState::kEnd) events->metrics->ForgetVersion(e.model_name, e.version);
+    if (events->on_event) events->on_event(e, seconds);
   };
   server->budget_ = std::make_shared<ThreadBudget>(server->options_.inference_threads);
   mo.start_scheduler = [self](const std::string& model, int64_t version, const std::shared_ptr<const Model>& loaded,
@@ -132,16 +146,19 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
     so.factory = CpuInstanceFactory(loaded);
     so.clock = self->options_.clock;
     so.budget = self->budget_;
-    if (self->options_.on_batch) {
-      auto on_batch = self->options_.on_batch;
-      so.on_batch = [on_batch, model, version](const BatchRecord& b) { on_batch(model, version, b); };
-    }
+    auto on_batch = self->options_.on_batch;
+    std::shared_ptr<ServingMetrics> metrics = self->metrics_;
+    so.on_batch = [on_batch, metrics, model, version](const BatchRecord& b) {
+      metrics->RecordBatch(model, version, b.rows);
+      if (on_batch) on_batch(model, version, b);
+    };
     return Scheduler::Create(std::move(so));
   };
   mo.update_scheduler = [](Scheduler& scheduler, const ModelConfig& config) {
     return scheduler.Update(SchedulerSettingsFromConfig(config));
   };
   FERRY_ASSIGN_OR_RETURN(server->manager_, ModelManager::Create(std::move(mo)));
+  FERRY_RETURN_IF_ERROR(server->metrics_->WatchManager(server->manager_.get()));
   return server;
 }
 

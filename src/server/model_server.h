@@ -34,6 +34,7 @@
 #include "registry/filesystem.h"
 #include "registry/version_archive.h"
 #include "server/model_manager.h"
+#include "server/serving_metrics.h"
 
 namespace ferry {
 
@@ -88,6 +89,7 @@ class ModelServer {
   void Stop();
 
   const ModelManager& manager() const { return *manager_; }
+  ServingMetrics& metrics() const { return *metrics_; }
   const std::string& repository() const { return options_.repository; }
 
   // True after Start, before Stop, when every model that was loaded or tried (and not explicitly unloaded)
@@ -127,6 +129,7 @@ class ModelServer {
   ModelServerOptions options_;
   std::unique_ptr<Filesystem> fs_;
   std::shared_ptr<ThreadBudget> budget_;
+  std::shared_ptr<ServingMetrics> metrics_;  // shared with the manager's callbacks, which may outlive the server
   std::unique_ptr<ModelManager> manager_;
 
   mutable std::mutex repo_mu_;           // serializes repository changes and rescans
@@ -136,9 +139,6 @@ class ModelServer {
   std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};
 
-  // Load timings for on_event, keyed "model/version"; guarded by timing_mu_.
-  std::mutex timing_mu_;
-  std::map<std::string, std::chrono::steady_clock::time_point> load_started_;
 
   std::mutex poll_mu_;
   std::condition_variable poll_wake_;

@@ -25,7 +25,7 @@ sys.path.insert(0, HERE)
 
 from daemon_harness import CONFIG, STARTED  # noqa: E402
 
-MODULES = ["test_serving", "test_management", "test_lifecycle"]
+MODULES = ["test_serving", "test_management", "test_lifecycle", "test_batching"]
 
 
 class LogDumpingResult(unittest.TextTestResult):
