@@ -36,7 +36,7 @@ struct DaemonConfig {
   uint64_t max_upload_bytes = 1ull << 30;
   // Seconds to let in-flight requests finish after SIGTERM/SIGINT before stopping anyway; 0 stops at once.
   int shutdown_timeout_seconds = 30;
-  // Compute threads per worker, 0..kMaxInferenceThreads; 0 means all cores.
+  // The CPU thread budget shared by every inference instance, 0..kMaxInferenceThreads; 0 means all cores.
   int inference_threads = 0;
 
   bool operator==(const DaemonConfig&) const = default;
