@@ -133,7 +133,15 @@ struct BodyReader : std::enable_shared_from_this<BodyReader> {
 
   void Next() {
     auto self = shared_from_this();
-    request.body().streambuf().getn(scratch.data(), scratch.size()).then([self](pplx::task<size_t> t) {
+    // While the body is kept, cpprest's stream copies straight into it (the one copy between the socket buffer
+    // and the tensors that may alias the body); past the limit, pieces go to the scratch and are dropped.
+    const bool keep = !already_answered && !too_big;
+    uint8_t* dst = scratch.data();
+    if (keep) {
+      body.resize(static_cast<size_t>(received) + kPiece);
+      dst = reinterpret_cast<uint8_t*>(body.data()) + received;
+    }
+    request.body().streambuf().getn(dst, kPiece).then([self, keep](pplx::task<size_t> t) {
       size_t n = 0;
       try {
         n = t.get();
@@ -146,15 +154,12 @@ struct BodyReader : std::enable_shared_from_this<BodyReader> {
         if (!self->already_answered) SendReply(self->request, ErrorResponse(400, "failed to read the request body"));
         return;
       }
+      if (keep) self->body.resize(static_cast<size_t>(self->received) + n);
       if (n == 0) return self->Finish();
       self->received += n;
-      if (!self->already_answered && !self->too_big) {
-        if (self->received > self->limit) {
-          self->too_big = true;
-          std::string().swap(self->body);
-        } else {
-          self->body.append(reinterpret_cast<const char*>(self->scratch.data()), n);
-        }
+      if (keep && self->received > self->limit) {
+        self->too_big = true;
+        std::string().swap(self->body);
       }
       self->Next();
     });
@@ -208,7 +213,8 @@ void State::OnRequest(wh::http_request request, const std::shared_ptr<State>& se
       }
     }
     auto reader = std::make_shared<BodyReader>(request, self, answered, limit);
-    if (!answered && it != headers.end()) reader->body.reserve(request.headers().content_length());
+    // One piece of slack: the reader resizes a piece ahead of what arrived, and must not reallocate at the end.
+    if (!answered && it != headers.end()) reader->body.reserve(request.headers().content_length() + BodyReader::kPiece);
     reader->Next();
   } catch (const std::exception& e) {
     SendReply(request, ErrorResponse(500, std::string("internal error: ") + e.what()));
