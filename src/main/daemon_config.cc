@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "registry/yaml_text.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -22,42 +24,8 @@ namespace fs = std::filesystem;
 // A daemon config is a few lines; the bound keeps `--config /dev/zero` from eating memory.
 constexpr uint64_t kMaxConfigFileBytes = 1 << 20;
 
-// User text echoed in an error: escaped and cut short, so a hostile file cannot flood a log line.
-std::string Quote(std::string_view text) {
-  constexpr size_t kMaxShown = 64;
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      out += fmt::format("\\x{:02x}", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > kMaxShown) out += "...";
-  out += '"';
-  return out;
-}
-
-// What a node is, for "expected X, got Y" messages.
-std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return "nothing";
-    case YAML::NodeType::Scalar:
-      return node.Tag() == "!" ? "the quoted string " + Quote(node.Scalar()) : Quote(node.Scalar());
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "nothing";
-}
+std::string Quote(std::string_view text) { return QuoteUserText(text); }
+std::string Describe(const YAML::Node& node) { return DescribeYamlNode(node); }
 
 std::string JoinNames(const char* const* begin, const char* const* end) {
   std::string out;

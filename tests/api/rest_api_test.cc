@@ -4,6 +4,8 @@
 // Expected values are written out by hand.
 #include "api/rest_api.h"
 
+#include "common/tiny_graph.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -19,29 +21,13 @@ using Json = nlohmann::json;
 
 // x float[batch, 2] -> Add(x, c) -> y, with c = [version].
 Result<std::shared_ptr<const Model>> AddModel(int64_t version) {
-  Graph g;
-  g.opset = 13;
-  g.opsets[""] = 13;
-  int x = g.AddValue("x");
-  g.values[x].dtype = DataType::kFloat;
-  g.values[x].has_shape = true;
-  g.values[x].shape = {Dim{-1, "batch"}, Dim{2, ""}};
-  g.inputs.push_back(x);
-  int c = g.AddValue("c");
-  g.values[c].dtype = DataType::kFloat;
-  g.values[c].has_shape = true;
-  g.values[c].shape = {Dim{1, ""}};
-  g.initializers[c] = Tensor::FromVector<float>({1}, {static_cast<float>(version)});
-  int y = g.AddValue("y");
-  g.values[y].dtype = DataType::kFloat;
-  Node n;
-  n.name = "add";
-  n.op_type = "Add";
-  n.inputs = {x, c};
-  n.outputs = {y};
-  g.nodes.push_back(n);
-  g.outputs.push_back(y);
-  return Model::FromGraph(std::move(g), OnnxModelInfo{});
+  testing::TinyGraphSpec spec;
+  spec.op_type = "Add";
+  spec.x_shape = {Dim{-1, "batch"}, Dim{2, ""}};
+  spec.initializers = {Tensor::FromVector<float>({1}, {static_cast<float>(version)})};
+  std::shared_ptr<const Model> m = testing::TinyModel(spec);
+  if (!m) return Internal("the test model did not build");
+  return m;
 }
 
 Result<std::shared_ptr<const Model>> FakeLoad(const std::string&, int64_t version, const std::string& path) {

@@ -4,6 +4,8 @@
 // batch sizes they ran; they can be held to keep every instance busy.
 #include "scheduler/scheduler.h"
 
+#include "common/tiny_graph.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -37,28 +39,10 @@ class FakeClock : public Clock {
 
 // x float[batch, 2] -> y float[batch, 2]; the graph only gives the signature (fake instances compute).
 std::shared_ptr<const Model> SignatureModel(bool batch_dim = true) {
-  Graph g;
-  g.opset = 13;
-  g.opsets[""] = 13;
-  int x = g.AddValue("x");
-  g.values[x].dtype = DataType::kFloat;
-  g.values[x].has_shape = true;
-  g.values[x].shape = {batch_dim ? Dim{-1, "batch"} : Dim{3, ""}, Dim{2, ""}};
-  g.inputs.push_back(x);
-  int y = g.AddValue("y");
-  g.values[y].dtype = DataType::kFloat;
-  g.values[y].has_shape = true;
-  g.values[y].shape = g.values[x].shape;
-  Node n;
-  n.name = "relu";
-  n.op_type = "Relu";
-  n.inputs = {x};
-  n.outputs = {y};
-  g.nodes.push_back(n);
-  g.outputs.push_back(y);
-  auto m = Model::FromGraph(std::move(g), OnnxModelInfo{});
-  EXPECT_TRUE(m.ok()) << m.status().ToString();
-  return *m;
+  testing::TinyGraphSpec spec;
+  spec.x_shape = {batch_dim ? Dim{-1, "batch"} : Dim{3, ""}, Dim{2, ""}};
+  spec.y_has_shape = true;
+  return testing::TinyModel(spec);
 }
 
 struct Backend {

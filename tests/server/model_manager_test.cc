@@ -2,6 +2,8 @@
 // memory, fails, or blocks until released. Expected states and event orders are written out by hand.
 #include "server/model_manager.h"
 
+#include "common/tiny_graph.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,28 +17,9 @@ namespace {
 
 // x float[1] -> Relu -> y; graph_name "<model>/<version>" tells tests which version a handle holds.
 std::shared_ptr<const Model> TinyModel(const std::string& model, int64_t version) {
-  Graph g;
-  g.opset = 13;
-  g.opsets[""] = 13;
-  int x = g.AddValue("x");
-  g.values[x].dtype = DataType::kFloat;
-  g.values[x].has_shape = true;
-  g.values[x].shape = {Dim{1, ""}};
-  g.inputs.push_back(x);
-  Node n;
-  n.name = "relu";
-  n.op_type = "Relu";
-  n.inputs = {x};
-  int y = g.AddValue("y");
-  g.values[y].dtype = DataType::kFloat;
-  n.outputs = {y};
-  g.nodes.push_back(n);
-  g.outputs.push_back(y);
-  OnnxModelInfo info;
-  info.graph_name = model + "/" + std::to_string(version);
-  auto m = Model::FromGraph(std::move(g), info);
-  EXPECT_TRUE(m.ok()) << m.status().ToString();
-  return m.ok() ? *m : nullptr;
+  testing::TinyGraphSpec spec;
+  spec.graph_name = model + "/" + std::to_string(version);
+  return testing::TinyModel(spec);
 }
 
 // Records every load; can fail a version or hold its load until released. Thread-safe.
