@@ -31,6 +31,7 @@ struct Call {
   std::shared_ptr<RequestInfo> info;
   bool shutting_down = false;
   std::string server_version;
+  std::shared_ptr<const http::HttpRequest> shared_request;  // lets decoded tensors alias the body (no copy)
 };
 
 int HttpStatusFor(StatusCode code);

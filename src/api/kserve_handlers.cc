@@ -118,8 +118,10 @@ void KsInfer(Call& call, const std::string& model, std::optional<std::string> ve
   auto it = call.request->headers.find("inference-header-content-length");
   if (it != call.request->headers.end()) header_length = it->second;
   std::vector<protocol::TensorSpec> input_specs = InputSpecs(*v.model);
-  Result<protocol::KsInferRequest> request =
-      protocol::DecodeKsInferRequest(call.request->body, header_length, &input_specs);
+  // Binary inputs alias the request body (kept alive by their tensors): no copy between socket and kernel.
+  Result<protocol::KsInferRequest> request = protocol::DecodeKsInferRequest(
+      std::shared_ptr<const std::string>(call.shared_request, &call.shared_request->body), header_length,
+      &input_specs);
   if (!request.ok()) return call.respond(StatusReply(request.status()));
   Status fits = protocol::CheckKsRequestAgainstModel(*request, input_specs, OutputSpecs(*v.model), model);
   if (!fits.ok()) return call.respond(StatusReply(fits));

@@ -240,7 +240,7 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
     respond(std::move(r));
     --*in_flight;  // last: shutdown waits for this, so nothing here runs after the daemon tears down
   };
-  Call call{server_, req.get(), wrapped, info, shutting_down_.load(), options_.server_version};
+  Call call{server_, req.get(), wrapped, info, shutting_down_.load(), options_.server_version, req};
   // `req` stays alive in the wrapped responder until the reply is sent; handlers that answer later copy what
   // they need.
   if (call.shutting_down) return call.respond(ErrorReply(503, "server is shutting down"));

@@ -65,6 +65,26 @@ Result<Tensor> Tensor::FromBytes(DataType dtype, const Shape& shape, const void*
   return t;
 }
 
+Result<Tensor> Tensor::Alias(std::shared_ptr<const void> owner, const void* data, DataType dtype, const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) return InvalidArgument("negative dimension in shape {}", ShapeToString(shape));
+    if (d > 0 && n > (int64_t{1} << 40) / d)
+      return ResourceExhausted("tensor of shape {} is too large", ShapeToString(shape));
+    n *= d;
+  }
+  const size_t elem = DataTypeSize(dtype);
+  if (elem == 0) return Unimplemented("tensors of type {} are not supported", DataTypeName(dtype));
+  if (n > 0 && data == nullptr) return InvalidArgument("alias of a {} tensor without data", ShapeToString(shape));
+  if (reinterpret_cast<uintptr_t>(data) % elem != 0) {
+    return InvalidArgument("alias of a {} tensor at an address not aligned to {} bytes", DataTypeName(dtype), elem);
+  }
+  Tensor t;
+  t.storage_ = std::const_pointer_cast<void>(std::move(owner));
+  t.view_ = TensorView{dtype, shape, const_cast<void*>(data)};
+  return t;
+}
+
 Tensor Tensor::Reshaped(const Shape& shape) const {
   Tensor t = *this;
   t.view_.shape = shape;

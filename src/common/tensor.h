@@ -2,7 +2,8 @@
 //
 // A TensorView does not own its data: whoever made it (an arena, a Tensor, a request buffer) must outlive it.
 // A Tensor owns 64-byte-aligned host memory through a shared_ptr, so copies share data (copy-on-nothing:
-// callers that need a private copy call Clone()). Neither type is synchronized.
+// callers that need a private copy call Clone()), or, made by Alias, shares someone else's buffer (read-only,
+// element-aligned). Neither type is synchronized.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +48,13 @@ class Tensor {
   static Result<Tensor> FromBytes(DataType dtype, const Shape& shape, const void* bytes, size_t size);
   template <typename T>
   static Tensor FromVector(const Shape& shape, const std::vector<T>& values);
+  // A tensor over bytes it does not own, without a copy: `data` (the tensor's byte size of it) must stay valid
+  // while `owner` lives, and the tensor and its copies keep `owner` alive (e.g. the aliasing shared_ptr of a
+  // request body, so a binary input reaches the kernels without a copy). The data is read-only: nothing may
+  // write through data() (kernels never write their inputs; Clone() first otherwise). `data` need only be
+  // aligned to the element size, not to 64 bytes. Fails on negative dims, sizes over 2^40 bytes, types
+  // without a size, or a misaligned or null `data` (null is fine for 0 elements).
+  static Result<Tensor> Alias(std::shared_ptr<const void> owner, const void* data, DataType dtype, const Shape& shape);
 
   DataType dtype() const { return view_.dtype; }
   const Shape& shape() const { return view_.shape; }

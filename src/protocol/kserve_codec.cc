@@ -6,8 +6,12 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
+#include <set>
 
+#include "protocol/json_reader.h"
 #include "protocol/json_util.h"
+#include "protocol/json_values.h"
+#include "protocol/kserve_fields.h"
 
 namespace ferry::protocol {
 namespace {
@@ -26,101 +30,78 @@ constexpr DatatypeEntry kDatatypes[] = {
     {"FP64", DataType::kDouble},
 };
 
-// Triton's message shape format: "[-1,16]".
-std::string CompactShape(const Shape& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
-  return out + "]";
-}
-
-Result<KsParameters> ParseParameters(const Json& j, std::string_view where) {
-  if (!j.is_object()) return InvalidArgument("Unable to parse 'parameters' of {}: expected an object", where);
+Result<KsParameters> ParseParameters(JsonReader r, std::string_view where) {
+  if (r.Peek() != JsonKind::kObject) {
+    return InvalidArgument("Unable to parse 'parameters' of {}: expected an object", where);
+  }
   KsParameters out;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const Json& v = it.value();
-    if (v.is_boolean()) {
-      out[it.key()] = v.get<bool>();
-    } else if (v.is_number_unsigned()) {
-      uint64_t u = v.get<uint64_t>();
-      if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        out[it.key()] = static_cast<int64_t>(u);
-      } else {
-        out[it.key()] = static_cast<double>(u);
+  FERRY_RETURN_IF_ERROR(r.EnterObject());
+  std::string key;
+  for (size_t i = 0;; ++i) {
+    bool more;
+    FERRY_RETURN_IF_ERROR(r.NextMember(i, &more, &key));
+    if (!more) return out;
+    switch (r.Peek()) {
+      case JsonKind::kBool: {
+        bool b;
+        FERRY_RETURN_IF_ERROR(r.ReadBool(&b));
+        out[key] = b;
+        break;
       }
-    } else if (v.is_number_integer()) {
-      out[it.key()] = v.get<int64_t>();
-    } else if (v.is_number_float()) {
-      out[it.key()] = v.get<double>();
-    } else if (v.is_string()) {
-      out[it.key()] = v.get<std::string>();
-    } else {
-      return InvalidArgument("parameter '{}' of {} has invalid type {}: expected a string, number or boolean", it.key(),
-                             where, JsonKindName(v));
+      case JsonKind::kNumber: {
+        JsonNumber n;
+        FERRY_RETURN_IF_ERROR(r.ReadNumber(&n));
+        int64_t v;
+        if (n.ToInt64(&v)) {
+          out[key] = v;
+        } else {
+          out[key] = n.ToDouble();  // a fraction, or an integer past int64
+        }
+        break;
+      }
+      case JsonKind::kString: {
+        std::string v;
+        FERRY_RETURN_IF_ERROR(r.ReadString(&v));
+        out[key] = std::move(v);
+        break;
+      }
+      default:
+        return InvalidArgument("parameter '{}' of {} has invalid type {}: expected a string, number or boolean", key,
+                               where, JsonValueKindName(r));
     }
   }
-  return out;
 }
 
-Result<std::string> RequiredString(const Json& obj, const char* key, std::string_view where) {
-  auto it = obj.find(key);
-  if (it == obj.end()) return InvalidArgument("Unable to parse '{}' of {}: missing", key, where);
-  if (!it->is_string()) return InvalidArgument("Unable to parse '{}' of {}: expected a string", key, where);
-  return it->get<std::string>();
+Result<std::string> RequiredString(std::string_view json, const std::optional<std::string_view>& raw, const char* key,
+                                   std::string_view where) {
+  if (!raw) return InvalidArgument("Unable to parse '{}' of {}: missing", key, where);
+  JsonReader r = KsFieldReader(json, *raw, kKsElementFieldDepth);
+  if (r.Peek() != JsonKind::kString)
+    return InvalidArgument("Unable to parse '{}' of {}: expected a string", key, where);
+  std::string s;
+  FERRY_RETURN_IF_ERROR(r.ReadString(&s));
+  return s;
 }
 
-Result<Shape> ParseShape(const Json& obj, const std::string& name) {
-  auto it = obj.find("shape");
-  if (it == obj.end()) return InvalidArgument("Unable to parse 'shape' of input '{}': missing", name);
-  if (!it->is_array()) return InvalidArgument("Unable to parse 'shape' of input '{}': expected an array", name);
-  Shape shape;
-  // The product of the non-zero dims must fit int64 even when another dim is 0, so that no later
-  // NumElements or allocation check can overflow.
-  bool overflow = false;
-  int64_t product = 1;
-  for (const Json& d : *it) {
-    if (!d.is_number_integer() || (!d.is_number_unsigned() && d.get<int64_t>() < 0)) {
-      return InvalidArgument("Unable to parse 'shape' of input '{}': dimensions must be non-negative integers, got {}",
-                             name, d.dump(-1, ' ', false, Json::error_handler_t::replace));
-    }
-    uint64_t u = d.get<uint64_t>();
-    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-      overflow = true;
-      shape.push_back(std::numeric_limits<int64_t>::max());
-      continue;
-    }
-    int64_t v = static_cast<int64_t>(u);
-    shape.push_back(v);
-    if (v == 0 || overflow) continue;
-    if (product > std::numeric_limits<int64_t>::max() / v) {
-      overflow = true;
-    } else {
-      product *= v;
-    }
+bool Has(const KsParameters& p, const char* key) { return p.find(key) != p.end(); }
+
+// Wraps bytes of the body as a tensor: aliasing them when the body is shared and the bytes are aligned to the
+// element size (and, for BOOL, already 0/1), else copying them (once).
+Result<Tensor> BinaryTensor(DataType dtype, const Shape& shape, std::string_view bytes,
+                            const std::shared_ptr<const std::string>& owner) {
+  const size_t elem = DataTypeSize(dtype);
+  bool alias = owner != nullptr && reinterpret_cast<uintptr_t>(bytes.data()) % elem == 0;
+  if (alias && dtype == DataType::kBool) {
+    for (char c : bytes) alias = alias && (c == 0 || c == 1);
   }
-  if (overflow) {
-    return InvalidArgument("invalid shape {} for input '{}': causes total element count to exceed maximum size",
-                           CompactShape(shape), name);
+  if (alias) return Tensor::Alias(owner, bytes.data(), dtype, shape);
+  FERRY_ASSIGN_OR_RETURN(Tensor t, Tensor::FromBytes(dtype, shape, bytes.data(), bytes.size()));
+  if (dtype == DataType::kBool) {
+    // Kernels assume 0/1 bools; any other byte would be read as an undefined bool.
+    uint8_t* p = t.as<uint8_t>();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = p[i] ? 1 : 0;
   }
-  return shape;
-}
-
-// Counts the leaves of `data`, nested or flat (only the total is checked, as Triton does).
-int64_t CountLeaves(const Json& data) {
-  if (!data.is_array()) return 1;
-  int64_t n = 0;
-  for (const Json& e : data) n += CountLeaves(e);
-  return n;
-}
-
-Status FillLeaves(const Json& data, DataType dtype, char* base, int64_t* index) {
-  if (data.is_array()) {
-    for (const Json& e : data) FERRY_RETURN_IF_ERROR(FillLeaves(e, dtype, base, index));
-    return Status::Ok();
-  }
-  Status s = StoreJsonElement(data, dtype, base + *index * DataTypeSize(dtype));
-  if (!s.ok()) return s.WithContext(fmt::format("element {}", *index));
-  ++*index;
-  return Status::Ok();
+  return t;
 }
 
 Result<std::optional<size_t>> ParseHeaderLength(std::optional<std::string_view> value, size_t body_size) {
@@ -142,24 +123,26 @@ Result<std::optional<size_t>> ParseHeaderLength(std::optional<std::string_view> 
   return std::optional<size_t>(static_cast<size_t>(n));
 }
 
-// Reads one input; consumes its bytes from `binary` when it is sent in binary form.
-Result<KsInferInput> ParseInput(const Json& j, size_t index, bool have_binary_section, std::string_view* binary) {
-  if (!j.is_object()) return InvalidArgument("Unable to parse 'inputs': element {} is not an object", index);
+// Checks one input's fields in Triton's order and builds its tensor; consumes its bytes from `binary` when it
+// is sent in binary form.
+Result<KsInferInput> ParseInput(std::string_view json, const KsInputFields& f, size_t index, bool have_binary_section,
+                                std::string_view* binary, const std::shared_ptr<const std::string>& owner) {
+  if (!f.is_object) return InvalidArgument("Unable to parse 'inputs': element {} is not an object", index);
   KsInferInput in;
-  FERRY_ASSIGN_OR_RETURN(in.name, RequiredString(j, "name", fmt::format("input {}", index)));
+  FERRY_ASSIGN_OR_RETURN(in.name, RequiredString(json, f.name, "name", fmt::format("input {}", index)));
   const std::string where = fmt::format("input '{}'", in.name);
-  FERRY_ASSIGN_OR_RETURN(in.datatype, RequiredString(j, "datatype", where));
-  FERRY_ASSIGN_OR_RETURN(Shape shape, ParseShape(j, in.name));
-  auto params = j.find("parameters");
-  if (params != j.end()) {
-    FERRY_ASSIGN_OR_RETURN(in.parameters, ParseParameters(*params, where));
+  FERRY_ASSIGN_OR_RETURN(in.datatype, RequiredString(json, f.datatype, "datatype", where));
+  if (!f.shape) return InvalidArgument("Unable to parse 'shape' of input '{}': missing", in.name);
+  FERRY_ASSIGN_OR_RETURN(Shape shape, ParseKsShape(KsFieldReader(json, *f.shape, kKsElementFieldDepth), in.name));
+  if (f.parameters) {
+    FERRY_ASSIGN_OR_RETURN(in.parameters,
+                           ParseParameters(KsFieldReader(json, *f.parameters, kKsElementFieldDepth), where));
   }
   FERRY_ASSIGN_OR_RETURN(DataType dtype, ParseKsDatatype(in.datatype, in.name));
 
-  auto data = j.find("data");
-  const bool has_data = data != j.end();
-  const bool has_binary = params != j.end() && params->contains("binary_data_size");
-  const bool has_shm = params != j.end() && params->contains("shared_memory_region");
+  const bool has_data = f.data.has_value();
+  const bool has_binary = Has(in.parameters, "binary_data_size");
+  const bool has_shm = Has(in.parameters, "shared_memory_region");
   if (int(has_data) + int(has_binary) + int(has_shm) != 1) {
     std::string set;
     if (has_data) set += " 'data'";
@@ -175,8 +158,8 @@ Result<KsInferInput> ParseInput(const Json& j, size_t index, bool have_binary_se
   const int64_t numel = NumElements(shape);
   const size_t elem = DataTypeSize(dtype);
   if (has_binary) {
-    const Json& size_json = (*params)["binary_data_size"];
-    if (!size_json.is_number_integer() || (!size_json.is_number_unsigned() && size_json.get<int64_t>() < 0)) {
+    const int64_t* size_param = std::get_if<int64_t>(&in.parameters.at("binary_data_size"));
+    if (size_param == nullptr || *size_param < 0) {
       return InvalidArgument("input '{}': 'binary_data_size' must be a non-negative integer", in.name);
     }
     if (!have_binary_section) {
@@ -185,25 +168,20 @@ Result<KsInferInput> ParseInput(const Json& j, size_t index, bool have_binary_se
           "passing inputs in binary data format (input '{}')",
           in.name);
     }
-    uint64_t size = size_json.get<uint64_t>();
+    const uint64_t size = static_cast<uint64_t>(*size_param);
     if (size > binary->size()) {
       return InvalidArgument("unexpected size for input '{}', expecting {} additional bytes but {} remain", in.name,
                              size, binary->size());
     }
-    // numel * elem cannot overflow: ParseShape bounds numel by int64 and elem <= 8, checked before the multiply.
+    // numel * elem cannot overflow: ParseKsShape bounds numel by int64 and elem <= 8, checked before the multiply.
     if (static_cast<uint64_t>(numel) > std::numeric_limits<uint64_t>::max() / elem ||
         static_cast<uint64_t>(numel) * elem != size) {
       return InvalidArgument("input byte size mismatch for input '{}'. Expected {}, got {}", in.name,
                              static_cast<uint64_t>(numel) * elem, size);
     }
-    Result<Tensor> t = Tensor::FromBytes(dtype, shape, binary->data(), size);
+    Result<Tensor> t = BinaryTensor(dtype, shape, binary->substr(0, size), owner);
     if (!t.ok()) return t.status().WithContext(where);
     binary->remove_prefix(size);
-    if (dtype == DataType::kBool) {
-      // Kernels assume 0/1 bools; any other byte would be read as an undefined bool.
-      uint8_t* p = t->as<uint8_t>();
-      for (int64_t i = 0; i < numel; ++i) p[i] = p[i] ? 1 : 0;
-    }
     in.tensor = std::move(t).value();
     return in;
   }
@@ -213,42 +191,58 @@ Result<KsInferInput> ParseInput(const Json& j, size_t index, bool have_binary_se
         "receiving {} data via JSON is not supported. Please use the binary data format for input {}", in.datatype,
         in.name);
   }
-  const int64_t count = CountLeaves(*data);
-  // A zero-element tensor ignores "data", as Triton does.
-  if (numel != 0 && count != numel) {
+  // "data" was read during the walk unless its datatype or shape came after it (or changed, given twice).
+  KsDataFill fill;
+  if (f.fill && f.fill->dtype == dtype && f.fill->shape == shape) {
+    fill = *f.fill;
+  } else {
+    JsonReader r = KsFieldReader(json, *f.data, kKsElementFieldDepth);
+    FERRY_RETURN_IF_ERROR(FillKsData(&r, dtype, shape, f.data->size(), &fill));
+  }
+  if (!fill.allocate_error.ok()) return fill.allocate_error.WithContext(where);
+  if (numel != 0 && fill.count != numel) {
     return InvalidArgument("Unable to parse 'data' of input '{}': shape {} needs {} elements but 'data' holds {}",
-                           in.name, CompactShape(shape), numel, count);
+                           in.name, KsCompactShape(shape), numel, fill.count);
   }
-  Result<Tensor> t = Tensor::Allocate(dtype, shape);
-  if (!t.ok()) return t.status().WithContext(where);
-  if (numel != 0) {
-    int64_t idx = 0;
-    Status s = FillLeaves(*data, dtype, static_cast<char*>(t->data()), &idx);
-    if (!s.ok()) return s.WithContext(fmt::format("Unable to parse 'data' of input '{}'", in.name));
+  if (numel != 0 && !fill.element_error.ok()) {
+    return fill.element_error.WithContext(fmt::format("Unable to parse 'data' of input '{}'", in.name));
   }
-  in.tensor = std::move(t).value();
+  in.tensor = std::move(fill.tensor);
   return in;
 }
 
-Result<KsRequestedOutput> ParseOutput(const Json& j, size_t index, bool binary_default) {
-  if (!j.is_object()) return InvalidArgument("Unable to parse 'outputs': element {} is not an object", index);
-  KsRequestedOutput out;
-  FERRY_ASSIGN_OR_RETURN(out.name, RequiredString(j, "name", fmt::format("output {}", index)));
-  out.binary = binary_default;
-  auto params = j.find("parameters");
-  if (params == j.end()) return out;
-  const std::string where = fmt::format("output '{}'", out.name);
-  FERRY_ASSIGN_OR_RETURN(out.parameters, ParseParameters(*params, where));
-  if (params->contains("binary_data")) {
-    if (!(*params)["binary_data"].is_boolean()) {
-      return InvalidArgument("{}: 'binary_data' must be a boolean", where);
-    }
-    out.binary = (*params)["binary_data"].get<bool>();
+Result<KsRequestedOutput> ParseOutput(std::string_view json, JsonReader r, size_t index, bool binary_default) {
+  if (r.Peek() != JsonKind::kObject) {
+    return InvalidArgument("Unable to parse 'outputs': element {} is not an object", index);
   }
-  if (params->contains("classification")) {
+  std::optional<std::string_view> name, parameters;
+  FERRY_RETURN_IF_ERROR(r.EnterObject());
+  std::string key;
+  for (size_t i = 0;; ++i) {
+    bool more;
+    FERRY_RETURN_IF_ERROR(r.NextMember(i, &more, &key));
+    if (!more) break;
+    std::string_view raw;
+    FERRY_RETURN_IF_ERROR(r.SkipValue(&raw));
+    if (key == "name") name = raw;
+    if (key == "parameters") parameters = raw;
+  }
+  KsRequestedOutput out;
+  FERRY_ASSIGN_OR_RETURN(out.name, RequiredString(json, name, "name", fmt::format("output {}", index)));
+  out.binary = binary_default;
+  if (!parameters) return out;
+  const std::string where = fmt::format("output '{}'", out.name);
+  FERRY_ASSIGN_OR_RETURN(out.parameters,
+                         ParseParameters(KsFieldReader(json, *parameters, kKsElementFieldDepth), where));
+  if (auto it = out.parameters.find("binary_data"); it != out.parameters.end()) {
+    const bool* b = std::get_if<bool>(&it->second);
+    if (b == nullptr) return InvalidArgument("{}: 'binary_data' must be a boolean", where);
+    out.binary = *b;
+  }
+  if (Has(out.parameters, "classification")) {
     return Unimplemented("{}: the classification extension is not supported", where);
   }
-  if (params->contains("shared_memory_region")) {
+  if (Has(out.parameters, "shared_memory_region")) {
     return Unimplemented("{}: the shared memory extension is not supported", where);
   }
   return out;
@@ -257,7 +251,8 @@ Result<KsRequestedOutput> ParseOutput(const Json& j, size_t index, bool binary_d
 // Triton's raw binary request (Inference-Header-Content-Length: 0): the whole body is the data of the model's
 // only input, whose one variable dimension (if any) is deduced from the byte count. Every output comes back
 // binary.
-Result<KsInferRequest> DecodeRaw(std::string_view body, const std::vector<TensorSpec>& inputs) {
+Result<KsInferRequest> DecodeRaw(std::string_view body, const std::vector<TensorSpec>& inputs,
+                                 const std::shared_ptr<const std::string>& owner) {
   if (inputs.size() != 1) {
     return InvalidArgument("Raw request must only have 1 input (found 1) to be deduced but got {} inputs",
                            inputs.size());
@@ -281,7 +276,8 @@ Result<KsInferRequest> DecodeRaw(std::string_view body, const std::vector<Tensor
   for (int64_t d : spec.shape) {
     if (d < 0) continue;
     if (d > 0 && fixed_bytes > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d)) {
-      return InvalidArgument("raw input '{}': the model's shape {} is too large", spec.name, CompactShape(spec.shape));
+      return InvalidArgument("raw input '{}': the model's shape {} is too large", spec.name,
+                             KsCompactShape(spec.shape));
     }
     fixed_bytes *= static_cast<uint64_t>(d);
   }
@@ -289,7 +285,7 @@ Result<KsInferRequest> DecodeRaw(std::string_view body, const std::vector<Tensor
   if (variable == 1) {
     if (fixed_bytes == 0 ? !body.empty() : body.size() % fixed_bytes != 0) {
       return InvalidArgument("input byte size mismatch for raw input '{}': {} bytes is not a whole number of {}",
-                             spec.name, body.size(), CompactShape(spec.shape));
+                             spec.name, body.size(), KsCompactShape(spec.shape));
     }
     for (int64_t& d : shape) {
       if (d < 0) d = fixed_bytes == 0 ? 0 : static_cast<int64_t>(body.size() / fixed_bytes);
@@ -298,15 +294,114 @@ Result<KsInferRequest> DecodeRaw(std::string_view body, const std::vector<Tensor
     return InvalidArgument("input byte size mismatch for input '{}'. Expected {}, got {}", spec.name, fixed_bytes,
                            body.size());
   }
-  Result<Tensor> t = Tensor::FromBytes(spec.dtype, shape, body.data(), body.size());
+  Result<Tensor> t = BinaryTensor(spec.dtype, shape, body, owner);
   if (!t.ok()) return t.status().WithContext(fmt::format("raw input '{}'", spec.name));
-  if (spec.dtype == DataType::kBool) {
-    uint8_t* p = t->as<uint8_t>();
-    for (int64_t i = 0; i < t->numel(); ++i) p[i] = p[i] ? 1 : 0;
-  }
   KsInferRequest req;
   req.binary_data_output = true;
   req.inputs.push_back({spec.name, std::string(datatype), {}, std::move(t).value()});
+  return req;
+}
+
+// Builds the inputs as the pass over the JSON meets them, keeping only the first error.
+class InputBuilder final : public KsInputSink {
+ public:
+  InputBuilder(std::string_view json, std::string_view binary, bool have_binary_section,
+               const std::shared_ptr<const std::string>& owner)
+      : json_(json), all_binary_(binary), have_binary_section_(have_binary_section), owner_(owner) {}
+  void BeginInputs() override {
+    inputs.clear();
+    names_.clear();
+    error = Status::Ok();
+    binary = all_binary_;
+  }
+  void Input(size_t index, const KsInputFields& fields) override {
+    if (!error.ok()) return;  // the first error is the one reported; later inputs are only checked as JSON
+    Result<KsInferInput> in = ParseInput(json_, fields, index, have_binary_section_, &binary, owner_);
+    if (!in.ok()) {
+      error = in.status();
+      return;
+    }
+    if (!names_.insert(in->name).second) {
+      error = InvalidArgument("input '{}' appears more than once in the request", in->name);
+      return;
+    }
+    inputs.push_back(std::move(in).value());
+  }
+  std::vector<KsInferInput> inputs;
+  Status error;
+  std::string_view binary;  // what the inputs so far left of the binary section
+
+ private:
+  std::string_view json_, all_binary_;
+  bool have_binary_section_;
+  std::set<std::string> names_;
+  const std::shared_ptr<const std::string>& owner_;
+};
+
+// Both overloads: `owner`, when set, holds `body`, and binary tensors may alias it.
+Result<KsInferRequest> Decode(std::string_view body, const std::shared_ptr<const std::string>& owner,
+                              std::optional<std::string_view> header_length,
+                              const std::vector<TensorSpec>* raw_inputs) {
+  FERRY_ASSIGN_OR_RETURN(std::optional<size_t> json_size, ParseHeaderLength(header_length, body.size()));
+  if (json_size == size_t{0}) {
+    if (raw_inputs == nullptr) {
+      return Unimplemented("raw binary infer requests (Inference-Header-Content-Length: 0) are not supported here");
+    }
+    return DecodeRaw(body, *raw_inputs, owner);
+  }
+  std::string_view json_text = json_size ? body.substr(0, *json_size) : body;
+  std::string_view binary = json_size ? body.substr(*json_size) : std::string_view();
+  // One pass checks all of the JSON and reads the data in place; inputs are built as the pass meets them, and
+  // every field check is reported in Triton's order after it, so that a syntax error anywhere wins.
+  InputBuilder inputs(json_text, binary, json_size.has_value(), owner);
+  KsRequestFields f;
+  FERRY_RETURN_IF_ERROR(ReadKsRequestFields(json_text, &f, &inputs));
+  if (!f.is_object) {
+    return InvalidArgument("the inference request must be a JSON object, got {}",
+                           JsonValueKindName(JsonReader(json_text)));
+  }
+  KsInferRequest req;
+  if (f.id) {
+    JsonReader id = KsFieldReader(json_text, *f.id, kKsTopFieldDepth);
+    if (id.Peek() != JsonKind::kString) return InvalidArgument("Unable to parse 'id': expected a string");
+    FERRY_RETURN_IF_ERROR(id.ReadString(&req.id));
+  }
+  if (f.parameters) {
+    FERRY_ASSIGN_OR_RETURN(req.parameters,
+                           ParseParameters(KsFieldReader(json_text, *f.parameters, kKsTopFieldDepth), "the request"));
+    if (auto it = req.parameters.find("binary_data_output"); it != req.parameters.end()) {
+      const bool* b = std::get_if<bool>(&it->second);
+      if (b == nullptr) return InvalidArgument("parameter 'binary_data_output' must be a boolean");
+      req.binary_data_output = *b;
+    }
+  }
+  if (!f.has_inputs) return InvalidArgument("Unable to parse 'inputs': missing");
+  if (!f.inputs_is_array) return InvalidArgument("Unable to parse 'inputs': expected an array");
+  FERRY_RETURN_IF_ERROR(inputs.error);
+  req.inputs = std::move(inputs.inputs);
+  binary = inputs.binary;
+  if (!binary.empty()) {
+    return InvalidArgument("unexpected additional input data: {} bytes after the last binary input", binary.size());
+  }
+  if (f.outputs) {
+    JsonReader outputs = KsFieldReader(json_text, *f.outputs, kKsTopFieldDepth);
+    if (outputs.Peek() != JsonKind::kArray) return InvalidArgument("Unable to parse 'outputs': expected an array");
+    FERRY_RETURN_IF_ERROR(outputs.EnterArray());
+    std::set<std::string> names;
+    for (size_t i = 0;; ++i) {
+      bool more;
+      FERRY_RETURN_IF_ERROR(outputs.NextElement(i, &more));
+      if (!more) break;
+      std::string_view raw;
+      FERRY_RETURN_IF_ERROR(outputs.SkipValue(&raw));
+      FERRY_ASSIGN_OR_RETURN(KsRequestedOutput out,
+                             ParseOutput(json_text, outputs.Sub(raw), i, req.binary_data_output));
+      if (!names.insert(out.name).second) {
+        return InvalidArgument("output '{}' already exists in request", out.name);
+      }
+      req.outputs.push_back(std::move(out));
+    }
+  }
   return req;
 }
 
@@ -329,56 +424,14 @@ Result<DataType> ParseKsDatatype(std::string_view name, std::string_view input_n
 
 Result<KsInferRequest> DecodeKsInferRequest(std::string_view body, std::optional<std::string_view> header_length,
                                             const std::vector<TensorSpec>* raw_inputs) {
-  return GuardExceptions([&]() -> Result<KsInferRequest> {
-    FERRY_ASSIGN_OR_RETURN(std::optional<size_t> json_size, ParseHeaderLength(header_length, body.size()));
-    if (json_size == size_t{0}) {
-      if (raw_inputs == nullptr) {
-        return Unimplemented("raw binary infer requests (Inference-Header-Content-Length: 0) are not supported here");
-      }
-      return DecodeRaw(body, *raw_inputs);
-    }
-    std::string_view json_text = json_size ? body.substr(0, *json_size) : body;
-    std::string_view binary = json_size ? body.substr(*json_size) : std::string_view();
-    FERRY_ASSIGN_OR_RETURN(Json j, ParseJson(json_text));
-    if (!j.is_object()) return InvalidArgument("the inference request must be a JSON object, got {}", JsonKindName(j));
+  return GuardExceptions([&]() { return Decode(body, nullptr, header_length, raw_inputs); });
+}
 
-    KsInferRequest req;
-    if (auto it = j.find("id"); it != j.end()) {
-      if (!it->is_string()) return InvalidArgument("Unable to parse 'id': expected a string");
-      req.id = it->get<std::string>();
-    }
-    if (auto it = j.find("parameters"); it != j.end()) {
-      FERRY_ASSIGN_OR_RETURN(req.parameters, ParseParameters(*it, "the request"));
-      if (auto b = it->find("binary_data_output"); b != it->end()) {
-        if (!b->is_boolean()) return InvalidArgument("parameter 'binary_data_output' must be a boolean");
-        req.binary_data_output = b->get<bool>();
-      }
-    }
-    auto inputs = j.find("inputs");
-    if (inputs == j.end()) return InvalidArgument("Unable to parse 'inputs': missing");
-    if (!inputs->is_array()) return InvalidArgument("Unable to parse 'inputs': expected an array");
-    for (size_t i = 0; i < inputs->size(); ++i) {
-      FERRY_ASSIGN_OR_RETURN(KsInferInput in, ParseInput((*inputs)[i], i, json_size.has_value(), &binary));
-      for (const KsInferInput& prev : req.inputs) {
-        if (prev.name == in.name) return InvalidArgument("input '{}' appears more than once in the request", in.name);
-      }
-      req.inputs.push_back(std::move(in));
-    }
-    if (!binary.empty()) {
-      return InvalidArgument("unexpected additional input data: {} bytes after the last binary input", binary.size());
-    }
-    if (auto outputs = j.find("outputs"); outputs != j.end()) {
-      if (!outputs->is_array()) return InvalidArgument("Unable to parse 'outputs': expected an array");
-      for (size_t i = 0; i < outputs->size(); ++i) {
-        FERRY_ASSIGN_OR_RETURN(KsRequestedOutput out, ParseOutput((*outputs)[i], i, req.binary_data_output));
-        for (const KsRequestedOutput& prev : req.outputs) {
-          if (prev.name == out.name) return InvalidArgument("output '{}' already exists in request", out.name);
-        }
-        req.outputs.push_back(std::move(out));
-      }
-    }
-    return req;
-  });
+Result<KsInferRequest> DecodeKsInferRequest(std::shared_ptr<const std::string> body,
+                                            std::optional<std::string_view> header_length,
+                                            const std::vector<TensorSpec>* raw_inputs) {
+  if (body == nullptr) return InvalidArgument("the inference request has no body");
+  return GuardExceptions([&]() { return Decode(*body, body, header_length, raw_inputs); });
 }
 
 Status CheckKsRequestAgainstModel(const KsInferRequest& request, const std::vector<TensorSpec>& inputs,
@@ -416,7 +469,7 @@ Status CheckKsRequestAgainstModel(const KsInferRequest& request, const std::vect
     }
     if (!ShapeMatchesSpec(*spec, in.tensor.shape())) {
       return InvalidArgument("unexpected shape for input '{}' for model '{}'. Expected {}, got {}", in.name, model_name,
-                             CompactShape(spec->shape), CompactShape(in.tensor.shape()));
+                             KsCompactShape(spec->shape), KsCompactShape(in.tensor.shape()));
     }
   }
   for (const KsRequestedOutput& out : request.outputs) {

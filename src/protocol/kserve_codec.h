@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,7 +64,18 @@ struct KsInferRequest {
 // N == 0 is Triton's raw binary request: the whole body is the data of the model's only input, so it needs
 // `raw_inputs` (the model's inputs; Unimplemented when null); that input may have at most one -1 dim, deduced
 // from the byte count, and the result asks for every output in binary (binary_data_output = true).
+// JSON "data" is read straight into the tensors (no DOM). This overload copies binary tensors out of `body`
+// (which need not outlive the call).
 Result<KsInferRequest> DecodeKsInferRequest(std::string_view body, std::optional<std::string_view> header_length,
+                                            const std::vector<TensorSpec>* raw_inputs = nullptr);
+
+// Same, but binary tensors (and a raw request's input) alias `body` instead of copying it: their Tensors share
+// ownership of the body and read it in place, so the bytes reach the kernels with no copy. A tensor whose
+// bytes are not aligned to its element size in memory (the JSON header's length decides that), or a BOOL
+// tensor with bytes other than 0/1 (normalised to 0/1), is copied instead: at most one copy either way.
+// Aliased tensors are read-only (Tensor::Alias). A null `body` is InvalidArgument.
+Result<KsInferRequest> DecodeKsInferRequest(std::shared_ptr<const std::string> body,
+                                            std::optional<std::string_view> header_length,
                                             const std::vector<TensorSpec>* raw_inputs = nullptr);
 
 // Checks a decoded request against the model: every input known, none missing, datatypes equal, shapes fit

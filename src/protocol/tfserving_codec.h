@@ -28,13 +28,16 @@ enum class TfsFormat { kRow, kColumnar };
 
 inline constexpr std::string_view kTfsDefaultSignature = "serving_default";
 
-// A predict body that parsed as JSON and has a well-formed envelope, before its tensors are decoded. Lets the
+// A predict body that is valid JSON with a well-formed envelope, before its tensors are decoded. Lets the
 // handler follow TF Serving's check order (JSON errors before the model lookup, decoding after it).
-// Cheap to copy (shares the parsed document, immutable).
+// Parse checks the whole body in one pass without building a DOM, and on the way notes where each instance
+// (or input) lies and the shape its nesting implies; DecodeInputs then reads those bytes once more, straight
+// into typed tensor buffers.
+// Holds a view of the body, not a copy: REQUIRES: the body outlives this object and its copies.
 class TfsPredictBody {
  public:
   // Fails on: empty or invalid JSON, a non-object top level ("Is not object"), a non-string signature_name,
-  // both or neither of "instances"/"inputs".
+  // both or neither of "instances"/"inputs". A key given twice counts once, with its last value.
   static Result<TfsPredictBody> Parse(std::string_view body);
 
   // As sent, or "" when absent (the caller treats "" as kTfsDefaultSignature).
@@ -47,8 +50,9 @@ class TfsPredictBody {
   Result<std::map<std::string, Tensor>> DecodeInputs(const std::vector<TensorSpec>& inputs) const;
 
  private:
-  struct Doc;
-  std::shared_ptr<const Doc> doc_;
+  struct Layout;  // where the instances or inputs are, and their shapes
+  std::string_view body_;
+  std::shared_ptr<const Layout> layout_;  // null until parsed
   std::string signature_name_;
   TfsFormat format_ = TfsFormat::kRow;
 };

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <vector>
 
 #include "test_util.h"
 
@@ -281,6 +283,101 @@ TEST(KsBinary, Errors) {
       R"({"inputs":[{"name":"x","shape":[2305843009213693952],"datatype":"FP64","parameters":{"binary_data_size":8}}]})",
       Bytes(f, 8));
   EXPECT_INVALID(DecodeKsInferRequest(huge.body, huge.header), "input byte size mismatch for input 'x'");
+}
+
+// A binary request whose JSON header is padded with spaces to `align` bytes plus `skew`.
+struct SharedBinary {
+  std::shared_ptr<const std::string> body;
+  std::string header;
+  size_t json_size;
+};
+SharedBinary MakeShared(std::string json, const std::string& bytes, size_t align, size_t skew) {
+  while (json.size() % align != skew) json.push_back(' ');
+  return {std::make_shared<const std::string>(json + bytes), std::to_string(json.size()), json.size()};
+}
+
+TEST(KsBinary, SharedBodyIsAliasedNotCopied) {
+  const double x[2] = {1.5, -2.0};
+  const uint8_t ok_bools[2] = {1, 0};
+  const uint8_t odd_bools[2] = {2, 0};
+  auto b = MakeShared(R"({"inputs":[{"name":"x","shape":[2],"datatype":"FP64","parameters":{"binary_data_size":16}},)"
+                      R"({"name":"b","shape":[2],"datatype":"BOOL","parameters":{"binary_data_size":2}},)"
+                      R"({"name":"c","shape":[2],"datatype":"BOOL","parameters":{"binary_data_size":2}}]})",
+                      Bytes(x, 16) + Bytes(ok_bools, 2) + Bytes(odd_bools, 2), 16, 0);
+  const char* base = b.body->data();
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(base) % 16, 0u) << "operator new aligns to 16 bytes";
+  std::weak_ptr<const std::string> weak = b.body;
+  auto r = DecodeKsInferRequest(b.body, b.header);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->inputs[0].tensor.data(), base + b.json_size);  // no copy
+  EXPECT_EQ(Values<double>(r->inputs[0].tensor), (std::vector<double>{1.5, -2.0}));
+  EXPECT_EQ(r->inputs[1].tensor.data(), base + b.json_size + 16);  // 0/1 bools: no copy
+  EXPECT_EQ(BoolValues(r->inputs[1].tensor), (std::vector<uint8_t>{1, 0}));
+  // A bool byte other than 0/1 must be normalised, so that input is copied (once).
+  EXPECT_NE(r->inputs[2].tensor.data(), base + b.json_size + 18);
+  EXPECT_EQ(BoolValues(r->inputs[2].tensor), (std::vector<uint8_t>{1, 0}));
+  // The tensors keep the body alive after the caller lets go of it.
+  b.body.reset();
+  EXPECT_FALSE(weak.expired());
+  Tensor kept = r->inputs[0].tensor;
+  r = Result<KsInferRequest>(InvalidArgument("dropped"));
+  EXPECT_FALSE(weak.expired());
+  EXPECT_EQ(kept.as<double>()[1], -2.0);
+  kept = Tensor();
+  EXPECT_TRUE(weak.expired());
+}
+
+TEST(KsBinary, MisalignedOrUnsharedBytesAreCopiedOnce) {
+  const float f[3] = {1, 2, 3};
+  const std::string json =
+      R"({"inputs":[{"name":"x","shape":[3],"datatype":"FP32","parameters":{"binary_data_size":12}}]})";
+  // Header length 1 mod 4: the floats are not 4-byte aligned in the body, so they are copied.
+  auto skewed = MakeShared(json, Bytes(f, 12), 4, 1);
+  auto r = DecodeKsInferRequest(skewed.body, skewed.header);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(r->inputs[0].tensor.data(), skewed.body->data() + skewed.json_size);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(r->inputs[0].tensor.data()) % 64, 0u);
+  EXPECT_EQ(Values<float>(r->inputs[0].tensor), (std::vector<float>{1, 2, 3}));
+  // The string_view overload never aliases: the body need not outlive the call.
+  auto aligned = MakeShared(json, Bytes(f, 12), 16, 0);
+  auto copied = DecodeKsInferRequest(std::string_view(*aligned.body), aligned.header);
+  ASSERT_TRUE(copied.ok());
+  EXPECT_NE(copied->inputs[0].tensor.data(), aligned.body->data() + aligned.json_size);
+  EXPECT_EQ(Values<float>(copied->inputs[0].tensor), (std::vector<float>{1, 2, 3}));
+  // A raw request (Inference-Header-Content-Length: 0) aliases the whole body.
+  const std::vector<TensorSpec> model = {Spec("x", DataType::kFloat, {-1})};
+  auto raw_body = std::make_shared<const std::string>(Bytes(f, 12));
+  auto raw = DecodeKsInferRequest(raw_body, "0", &model);
+  ASSERT_TRUE(raw.ok()) << raw.status().ToString();
+  EXPECT_EQ(raw->inputs[0].tensor.data(), raw_body->data());
+  EXPECT_EQ(raw->inputs[0].tensor.shape(), (Shape{3}));
+  EXPECT_INVALID(DecodeKsInferRequest(std::shared_ptr<const std::string>(), std::nullopt), "has no body");
+}
+
+TEST(TensorAlias, Contract) {
+  auto owner = std::make_shared<std::vector<int32_t>>(std::vector<int32_t>{1, 2, 3, 4, 5, 6});
+  std::weak_ptr<std::vector<int32_t>> weak = owner;
+  auto t = Tensor::Alias(owner, owner->data() + 2, DataType::kInt32, {2, 2});
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(Values<int32_t>(*t), (std::vector<int32_t>{3, 4, 5, 6}));
+  Tensor reshaped = t->Reshaped({4});
+  Tensor clone = t->Clone();
+  EXPECT_NE(clone.data(), t->data());
+  EXPECT_EQ(Values<int32_t>(clone), (std::vector<int32_t>{3, 4, 5, 6}));
+  owner.reset();
+  EXPECT_FALSE(weak.expired());  // kept by the aliases
+  t = Result<Tensor>(InvalidArgument("dropped"));
+  EXPECT_FALSE(weak.expired());  // still kept by `reshaped`
+  reshaped = Tensor();
+  EXPECT_TRUE(weak.expired());  // the clone owns its own copy
+  EXPECT_EQ(clone.as<int32_t>()[3], 6);
+
+  auto bytes = std::make_shared<std::string>(16, '\0');
+  EXPECT_INVALID(Tensor::Alias(bytes, bytes->data() + 1, DataType::kInt32, {1}), "not aligned to 4 bytes");
+  EXPECT_INVALID(Tensor::Alias(bytes, bytes->data(), DataType::kInt32, {-1}), "negative dimension");
+  EXPECT_INVALID(Tensor::Alias(bytes, nullptr, DataType::kInt32, {1}), "without data");
+  EXPECT_TRUE(Tensor::Alias(bytes, nullptr, DataType::kInt32, {0}).ok());
+  EXPECT_FALSE(Tensor::Alias(bytes, bytes->data(), DataType::kString, {1}).ok());
 }
 
 TEST(KsBinary, RawRequest) {

@@ -198,6 +198,66 @@ TEST(TfsDecode, ShapeAndNameErrors) {
                  "inputs is a plain value/list, but expecting an object as multiple input tensors required");
 }
 
+TEST(TfsDecode, SyntaxErrorsWinOverEnvelopeErrors) {
+  // As with a DOM parser, the whole body is JSON-checked before any field is looked at.
+  EXPECT_INVALID(TfsPredictBody::Parse(R"({"signature_name": 5, "inputs": [1,]})"),
+                 "JSON Parse error: Invalid value. at offset: 35");
+  EXPECT_INVALID(TfsPredictBody::Parse(R"({"inputs": [1], "instances": [1], "x": tru})"), "JSON Parse error");
+  EXPECT_INVALID(TfsPredictBody::Parse(R"([1, 2)"), "JSON Parse error");
+  EXPECT_INVALID(TfsPredictBody::Parse(R"({"instances": [[1, 2], [3, 4]] "x": 1})"),
+                 "Missing a comma or '}' after an object member. at offset: 31");
+  EXPECT_INVALID(TfsPredictBody::Parse(R"({"instances": [[1e400]]})"), "Number too big to be stored in double.");
+  // A key given twice counts with its last value.
+  auto twice = TfsPredictBody::Parse(R"({"instances": [[1, 2]], "instances": "no", "signature_name": 1,
+                                         "signature_name": "s"})");
+  ASSERT_TRUE(twice.ok()) << twice.status().ToString();
+  EXPECT_EQ(twice->signature_name(), "s");
+  EXPECT_INVALID(twice->DecodeInputs(kOneFloat), "Expecting 'instances' to be an list/array");
+}
+
+TEST(TfsDecode, BatchOfImages) {
+  // Three 2x2x3 "images", one with whitespace everywhere and every float form.
+  const std::string body = R"({"instances": [
+      [[[0.1, 0.2, 0.3], [1, 2, 3]], [[-0.5, 1e-3, 2E2], [NaN, 0, -0]]],
+      [ [ [ 4 , 5 , 6 ] , [ 7 , 8 , 9 ] ] , [ [ 10 , 11 , 12 ] , [ 13 , 14 , 15 ] ] ],
+      [[[0.123456, 0.654321, 1.5], [2.25, 3.125, 4.0625]], [[5, 6, 7], [8, 9, 10]]]]})";
+  auto r = DecodeTfsPredictRequest(body, {Spec("image", DataType::kFloat, {-1, 2, 2, 3})});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const Tensor& t = r->inputs.at("image");
+  EXPECT_EQ(t.shape(), (Shape{3, 2, 2, 3}));
+  auto v = Values<float>(t);
+  const std::vector<float> expected_head = {0.1f, 0.2f, 0.3f, 1, 2, 3, -0.5f, 1e-3f, 200};
+  EXPECT_EQ(std::vector<float>(v.begin(), v.begin() + 9), expected_head);
+  EXPECT_TRUE(std::isnan(v[9]));
+  EXPECT_EQ(v[12], 4.0f);
+  EXPECT_EQ(v[23], 15.0f);
+  EXPECT_EQ(v[24], 0.123456f);
+  EXPECT_EQ(v[35], 10.0f);
+  // The same images as named inputs, next to a second input.
+  auto named =
+      DecodeTfsPredictRequest(R"({"instances": [{"image": [[[1, 2, 3]]], "k": 7}, {"k": 8, "image": [[[4, 5, 6]]]}]})",
+                              {Spec("image", DataType::kDouble, {-1, 1, 1, 3}), Spec("k", DataType::kInt32, {-1})});
+  ASSERT_TRUE(named.ok()) << named.status().ToString();
+  EXPECT_EQ(Values<double>(named->inputs.at("image")), (std::vector<double>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(Values<int32_t>(named->inputs.at("k")), (std::vector<int32_t>{7, 8}));
+  // Errors inside the fast paths read as before: a bad channel, a short pixel.
+  EXPECT_INVALID(DecodeTfsPredictRequest(R"({"instances": [[[[1, 2, 3]], [[4, true, 6]]]]})",
+                                         {Spec("x", DataType::kFloat, {-1, 2, 1, 3})}),
+                 "input 'x' instance 0: element 4: JSON value true of kind bool is not of expected type: float");
+  EXPECT_INVALID(DecodeTfsPredictRequest(R"({"instances": [[[[1, 2, 3]], [[4, 6]]]]})",
+                                         {Spec("x", DataType::kFloat, {-1, 2, 1, 3})}),
+                 "Encountered list at unexpected size: 2 expecting: 3 at depth 2 (ragged list)");
+}
+
+TEST(TfsDecode, ColumnarB64IsAValue) {
+  EXPECT_INVALID(DecodeTfsPredictRequest(R"({"inputs": {"b64": "aGVsbG8="}})", {Spec("x", DataType::kFloat, {})}),
+                 "input 'x': element 0: JSON value {\"b64\": \"aGVsbG8=\"} of kind object");
+  // An object with other keys is a set of named inputs.
+  EXPECT_INVALID(
+      DecodeTfsPredictRequest(R"({"inputs": {"b64": "aGVsbG8=", "y": 1}})", {Spec("x", DataType::kFloat, {})}),
+      "Missing named input: x in 'inputs' object.");
+}
+
 TEST(TfsEncode, RowFormatOneOutput) {
   std::map<std::string, Tensor> out = {{"y", Tensor::FromVector<float>({2, 2}, {2.5f, 3.0f, 3.5f, 4.0f})}};
   auto r = EncodeTfsPredictResponse(TfsFormat::kRow, out);
