@@ -58,6 +58,10 @@ void RunOnWorker(ModelServer* server, const VersionHandle& handle, std::map<std:
 // The X-Request-Timeout-Us header (microseconds a request may wait in the queue), when present and valid.
 std::optional<int64_t> RequestTimeoutUs(const http::HttpRequest& request);
 
+// Runs fn(call) on a thread of its own: for repository operations (uploads, deletes, config, load/unload) that
+// load models and may take seconds, so they never hold one of the few HTTP I/O threads.
+void RunOffIoThread(const Call& call, std::function<void(Call&)> fn);
+
 // Parses a decimal version ("\d+" already matched); nullopt when it overflows int64.
 std::optional<int64_t> ParseVersion(std::string_view text);
 

@@ -1,5 +1,7 @@
 // Helpers shared by the handlers: status mapping, replies, signatures, the hand-off to the worker.
 #include <charconv>
+#include <system_error>
+#include <thread>
 
 #include "api/api_internal.h"
 #include "protocol/tfserving_codec.h"
@@ -118,6 +120,15 @@ void RunOnWorker(ModelServer* server, const VersionHandle& handle, std::map<std:
   };
   Status queued = handle->scheduler->Enqueue(std::move(request));
   if (!queued.ok()) respond(StatusReply(queued));
+}
+
+void RunOffIoThread(const Call& call, std::function<void(Call&)> fn) {
+  Call copy = call;  // shares the request (shared_request) and the responder
+  try {
+    std::thread([copy, fn = std::move(fn)]() mutable { fn(copy); }).detach();
+  } catch (const std::system_error& e) {
+    call.respond(ErrorReply(503, fmt::format("cannot start the operation: {}", e.what())));
+  }
 }
 
 std::optional<int64_t> RequestTimeoutUs(const http::HttpRequest& request) {

@@ -97,11 +97,11 @@ void RouteV1(Call& call) {
   if (tail == 0) {
     if (version && method == "PUT") {
       call.info->protocol = "ferry";
-      return PutVersion(call, model, version);
+      return RunOffIoThread(call, [model, version](Call& c) { PutVersion(c, model, version); });
     }
     if (version && method == "DELETE") {
       call.info->protocol = "ferry";
-      return DeleteVersion(call, model, *version);
+      return RunOffIoThread(call, [model, version](Call& c) { DeleteVersion(c, model, *version); });
     }
     if (method != "GET") return call.respond(MethodNotAllowed());
     return TfsStatus(call, model, version, label);
@@ -113,12 +113,12 @@ void RouteV1(Call& call) {
   if (i == 1 && tail == 1 && IEquals(segs[1], "versions")) {
     call.info->protocol = "ferry";
     if (method != "POST") return call.respond(MethodNotAllowed());
-    return PutVersion(call, model, std::nullopt);
+    return RunOffIoThread(call, [model](Call& c) { PutVersion(c, model, std::nullopt); });
   }
   if (i == 1 && tail == 1 && IEquals(segs[1], "config")) {
     call.info->protocol = "ferry";
     if (method == "GET") return GetConfig(call, model);
-    if (method == "PUT") return PutConfig(call, model);
+    if (method == "PUT") return RunOffIoThread(call, [model](Call& c) { PutConfig(c, model); });
     return call.respond(MethodNotAllowed());
   }
   return Malformed(call);
@@ -149,7 +149,9 @@ void RouteV2(Call& call) {
       (segs[3] == "load" || segs[3] == "unload")) {
     call.info->model = segs[2];
     if (!only("POST")) return call.respond(MethodNotAllowed());
-    return KsRepositoryLoad(call, segs[2], segs[3] == "load");
+    const std::string model = segs[2];
+    const bool load = segs[3] == "load";
+    return RunOffIoThread(call, [model, load](Call& c) { KsRepositoryLoad(c, model, load); });
   }
   if (segs.size() == 2 && segs[0] == "models" && segs[1] == "stats") {
     if (!only("GET")) return call.respond(MethodNotAllowed());

@@ -5,6 +5,7 @@
 
 #include <cpprest/http_listener.h>
 #include <cpprest/uri.h>
+#include <pplx/threadpool.h>
 
 #include <algorithm>
 #include <cctype>
@@ -293,6 +294,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   if (options.request_timeout_s <= 0) return InvalidArgument("request_timeout_s must be positive");
   if (options.stop_grace_ms < 0) return InvalidArgument("stop_grace_ms must not be negative");
 
+  if (options.io_threads < 0) return InvalidArgument("io_threads must not be negative");
+  if (options.io_threads > 0) {
+    static std::once_flag pool_once;
+    std::call_once(pool_once, [&] {
+      try {
+        crossplat::threadpool::initialize_with_threads(static_cast<size_t>(options.io_threads));
+      } catch (...) {
+        // Already initialized by an earlier cpprest user: the pool keeps its size.
+      }
+    });
+  }
   auto impl = std::make_unique<Impl>();
   impl->state = std::make_shared<State>();
   impl->state->options = options;

@@ -41,6 +41,11 @@ struct HttpServerOptions {
   std::function<size_t(const std::string& method, const std::string& path)> body_limit;
   int request_timeout_s = 120;        // seconds cpprest allows for reading a request / sending a reply
   int stop_grace_ms = 2000;           // milliseconds Stop() waits for its 503 answers to be written
+  // Threads of cpprest's process-wide I/O pool; 0 keeps cpprest's default (40). Takes effect only for the first
+  // server of the process, before anything else used cpprest. Fewer threads than 40 matter on small machines:
+  // every reply wakes a pool thread, and 40 of them on 2 cores preempt the inference threads
+  // (bench/RESULTS.md). Handlers must then never block a pool thread for long.
+  int io_threads = 0;
 };
 
 class HttpServer {

@@ -62,7 +62,11 @@ void SetUpLogging(const DaemonConfig& config) {
     spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
-  spdlog::flush_on(spdlog::level::trace);
+  // Access lines are buffered and written once a second (one write() per request costs the instance threads
+  // that answer; bench/RESULTS.md); warnings and errors are written at once.
+  std::setvbuf(stderr, nullptr, _IOFBF, 1 << 16);
+  spdlog::flush_on(spdlog::level::warn);
+  spdlog::flush_every(std::chrono::seconds(1));
 }
 
 int CoreCount() { return std::max(1u, std::thread::hardware_concurrency()); }
@@ -80,17 +84,17 @@ int ServeCommand(const std::vector<std::string>& args) {
     return 2;
   }
   const DaemonConfig config = *resolved;
-  SetUpLogging(config);
-  EventLog log(config.log_format == "json");
-
-  // SIGTERM and SIGINT are taken by sigwait on this thread; every thread started from here on inherits the
-  // mask, so no pool thread is interrupted by them.
+  // SIGTERM and SIGINT are taken by sigwait on this thread; every thread started from here on (the log
+  // flusher included) inherits the mask, so no other thread is interrupted by them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  SetUpLogging(config);
+  EventLog log(config.log_format == "json");
+
 
   ModelServerOptions so;
   so.repository = config.model_repository;
@@ -147,6 +151,9 @@ int ServeCommand(const std::vector<std::string>& args) {
   ho.host = config.host;
   ho.port = static_cast<uint16_t>(config.port);
   ho.max_body_bytes = std::max(config.max_request_bytes, config.max_upload_bytes);
+  // A small I/O pool: handlers only decode and enqueue (repository operations run on their own threads), and
+  // cpprest's default of 40 threads preempts the inference threads on small machines (bench/RESULTS.md).
+  ho.io_threads = std::max(4, 2 * CoreCount());
   // Stop() gives replies still being written this long (after in-flight requests got their own timeout).
   ho.stop_grace_ms = static_cast<int>(std::min<int64_t>(30000, std::max<int64_t>(2000, config.shutdown_timeout_seconds * 1000)));
   ho.body_limit = [&rest](const std::string& method, const std::string& path) {
@@ -165,9 +172,12 @@ int ServeCommand(const std::vector<std::string>& args) {
             fmt::format("ferryd ready: serving {} model(s) from {} on http://{}:{}", server->ServedModels(),
                         server->repository(), config.host, config.port),
             {{"load_seconds", std::round(load_seconds * 1000) / 1000}, {"version", kFerryVersion}});
+  spdlog::default_logger()->flush();
+  std::fflush(stderr);
 
   int sig = 0;
   sigwait(&signals, &sig);
+  spdlog::default_logger()->flush();
   log.Write(spdlog::level::info, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                                                    {"in_flight", rest.in_flight()}});
   // New requests get 503 from here on; the ones in flight finish, up to the timeout.
