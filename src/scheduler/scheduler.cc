@@ -232,7 +232,6 @@ struct Scheduler::State {
     }
     outputs = std::vector<Tensor>();
     const Clock::TimePoint t_output = clock->Now();
-    const bool ok = results[0].ok();
     {
       std::lock_guard<std::mutex> lock(mu);
       stats.execution_count += 1;
@@ -253,15 +252,14 @@ struct Scheduler::State {
         if (request_ok) stats.inference_count += static_cast<uint64_t>(batch_items[k].rows);
       }
     }
-    (void)ok;
     if (options.on_batch) options.on_batch(BatchRecord{rows, batch.size(), Seconds(started, t_output)});
     for (size_t k = 0; k < batch.size(); ++k) {
       RequestTiming timing{Seconds(batch_items[k].enqueued, started), Seconds(started, t_output), rows};
-      Result<std::vector<Tensor>>& result = results[std::min(k, results.size() - 1)];
-      if (results.size() == 1) {
-        batch[k].done(std::move(result), timing);
+      // One result per request, or the batch's one error shared by all (copied: a moved-from error is empty).
+      if (results.size() == batch.size()) {
+        batch[k].done(std::move(results[k]), timing);
       } else {
-        batch[k].done(std::move(result), timing);
+        batch[k].done(results[0], timing);
       }
     }
     batch.clear();  // may drop the version's last handle

@@ -78,6 +78,7 @@ class FakeInstance : public Instance {
       b_->batch_rows.push_back(inputs[0].shape()[0]);
       b_->instance_of_batch.push_back(index_);
     }
+    if (inputs[0].as<float>()[0] == -999) return InvalidArgument("fake instance: poisoned batch");
     Tensor y = inputs[0].Clone();
     for (int64_t i = 0; i < y.numel(); ++i) y.as<float>()[i] = 10 * y.as<float>()[i] + 1;
     return std::vector<Tensor>{y};
@@ -310,6 +311,21 @@ TEST_F(SchedulerTest, ABatchGoesToTheFirstFreeInstance) {
   std::vector<int> used = backend_.instance_of_batch;
   std::sort(used.begin(), used.end());
   EXPECT_EQ(used, (std::vector<int>{0, 1}));
+}
+
+TEST_F(SchedulerTest, ABatchErrorReachesEveryRequestOfTheBatch) {
+  auto s = Make(Batching(8, 1000));
+  auto a = Submit(*s, 1, -999);  // the first row of the batch poisons it
+  auto b = Submit(*s, 1, 1);
+  auto c = Submit(*s, 2, 2);
+  clock_.Advance(microseconds(1000));
+  ASSERT_TRUE(Ready(a, 5000) && Ready(b, 5000) && Ready(c, 5000));
+  EXPECT_EQ(backend_.batch_rows, std::vector<int64_t>{4});
+  for (auto* f : {&a, &b, &c}) {
+    Outcome o = f->get();
+    EXPECT_EQ(o.status.code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(o.status.message(), "fake instance: poisoned batch");
+  }
 }
 
 TEST_F(SchedulerTest, InvalidSettingsAreRefused) {
