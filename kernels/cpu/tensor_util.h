@@ -26,9 +26,6 @@ Status CheckFixedSizeType(DataType t, std::string_view op, std::string_view what
 // Same check for a value known at Prepare (kUndefined is refused there).
 Status CheckFixedSizeTypeKnown(DataType t, std::string_view op, std::string_view what);
 
-// True for float, double and the 8- to 64-bit signed and unsigned integers: the types the index-like kernels
-// (OneHot, ScatterElements / ScatterND reductions) compute on.
-bool IsPlainNumericType(DataType t);
 
 // Maps axis from [-rank, rank) to [0, rank); `what` names it in the error ("axis", "axes[1]").
 Result<int64_t> ResolveAxis(int64_t axis, int64_t rank, std::string_view op, std::string_view what);

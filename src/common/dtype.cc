@@ -75,4 +75,22 @@ std::string_view DataTypeName(DataType t) {
 
 bool IsKnownDataType(int32_t v) { return (v >= 1 && v <= 13) || v == 16; }
 
+bool IsPlainNumericType(DataType t) {
+  switch (t) {
+    case DataType::kFloat:
+    case DataType::kDouble:
+    case DataType::kInt8:
+    case DataType::kInt16:
+    case DataType::kInt32:
+    case DataType::kInt64:
+    case DataType::kUInt8:
+    case DataType::kUInt16:
+    case DataType::kUInt32:
+    case DataType::kUInt64:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace ferry

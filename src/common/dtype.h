@@ -32,6 +32,9 @@ std::string_view DataTypeName(DataType t);
 // True for the types whose ONNX enum value we know, whether or not any kernel computes in them.
 bool IsKnownDataType(int32_t onnx_value);
 
+// float, double and the eight integer types (not bool, float16, bfloat16, string).
+bool IsPlainNumericType(DataType t);
+
 template <typename T>
 struct DataTypeOf;
 template <>

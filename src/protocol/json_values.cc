@@ -449,24 +449,7 @@ std::string_view JsonValueKindName(JsonReader r) {
   return JsonKindName(kind);
 }
 
-bool IsJsonReadable(DataType dtype) {
-  switch (dtype) {
-    case DataType::kFloat:
-    case DataType::kDouble:
-    case DataType::kInt8:
-    case DataType::kInt16:
-    case DataType::kInt32:
-    case DataType::kInt64:
-    case DataType::kUInt8:
-    case DataType::kUInt16:
-    case DataType::kUInt32:
-    case DataType::kUInt64:
-    case DataType::kBool:
-      return true;
-    default:
-      return false;
-  }
-}
+bool IsJsonReadable(DataType dtype) { return IsPlainNumericType(dtype) || dtype == DataType::kBool; }
 
 Status ReadJsonElement(JsonReader* r, DataType dtype, void* dst) {
   if (!IsJsonReadable(dtype)) {
