@@ -44,9 +44,6 @@ http::HttpResponse StatusReply(const Status& status);
 std::vector<protocol::TensorSpec> InputSpecs(const Model& model);
 std::vector<protocol::TensorSpec> OutputSpecs(const Model& model);
 
-// 400 when a batched input carries more rows than the model's config allows (max_batch_size > 0).
-Status CheckBatchLimit(const Model& model, const ModelConfig& config, const std::map<std::string, Tensor>& inputs);
-
 // Queues `inputs` on the version's scheduler; `finish` turns the outputs (or the error: the engine's, 504 for a
 // deadline that passed in the queue) into the reply and runs on the instance thread. Answers at once when the
 // request cannot be queued (503 + Retry-After when the queue is full, 400 over max_batch_size). The handle is
@@ -62,8 +59,8 @@ std::optional<int64_t> RequestTimeoutUs(const http::HttpRequest& request);
 // load models and may take seconds, so they never hold one of the few HTTP I/O threads.
 void RunOffIoThread(const Call& call, std::function<void(Call&)> fn);
 
-// Parses a decimal version ("\d+" already matched); nullopt when it overflows int64.
-std::optional<int64_t> ParseVersion(std::string_view text);
+// Parses a whole string as a decimal int64 (versions, header values); nullopt when it is not one or overflows.
+std::optional<int64_t> ParseInt64(std::string_view text);
 
 // The handlers, one per route (route parameters already split out).
 void TfsStatus(Call& call, const std::string& model, std::optional<std::string> version,

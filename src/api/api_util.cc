@@ -75,21 +75,6 @@ std::vector<protocol::TensorSpec> OutputSpecs(const Model& model) {
   return out;
 }
 
-Status CheckBatchLimit(const Model& model, const ModelConfig& config, const std::map<std::string, Tensor>& inputs) {
-  if (config.max_batch_size <= 0) return Status::Ok();
-  for (const TensorSignature& s : model.inputs()) {
-    if (!s.has_shape || s.shape.empty() || s.shape[0].fixed()) continue;  // no batch dimension
-    auto it = inputs.find(s.name);
-    if (it == inputs.end() || it->second.shape().empty()) continue;
-    int64_t batch = it->second.shape()[0];
-    if (batch > config.max_batch_size) {
-      return InvalidArgument("input \"{}\" has a batch of {} rows, over the model's max_batch_size of {}", s.name,
-                             batch, config.max_batch_size);
-    }
-  }
-  return Status::Ok();
-}
-
 void RunOnWorker(ModelServer* server, const VersionHandle& handle, std::map<std::string, Tensor> inputs,
                  std::function<http::HttpResponse(Result<std::map<std::string, Tensor>>)> finish,
                  http::Responder respond, std::optional<int64_t> timeout_us) {
@@ -134,13 +119,12 @@ void RunOffIoThread(const Call& call, std::function<void(Call&)> fn) {
 std::optional<int64_t> RequestTimeoutUs(const http::HttpRequest& request) {
   auto it = request.headers.find("x-request-timeout-us");
   if (it == request.headers.end()) return std::nullopt;
-  int64_t v = 0;
-  auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-  if (ec != std::errc() || end != it->second.data() + it->second.size() || v < 0) return std::nullopt;
+  std::optional<int64_t> v = ParseInt64(it->second);
+  if (!v || *v < 0) return std::nullopt;
   return v;
 }
 
-std::optional<int64_t> ParseVersion(std::string_view text) {
+std::optional<int64_t> ParseInt64(std::string_view text) {
   int64_t v = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;

@@ -19,7 +19,7 @@ Result<VersionHandle> Resolve(Call& call, const std::string& model, const std::o
   const ModelManager& manager = call.server->manager();
   std::optional<int64_t> version;
   if (version_text) {
-    version = ParseVersion(*version_text);
+    version = ParseInt64(*version_text);
     if (!version) return NotFound("Request for unknown model: '{}' version {} is not found", model, *version_text);
   }
   Result<VersionHandle> handle = manager.Acquire(model, version);
@@ -126,11 +126,6 @@ void KsInfer(Call& call, const std::string& model, std::optional<std::string> ve
   Status fits = protocol::CheckKsRequestAgainstModel(*request, input_specs, OutputSpecs(*v.model), model);
   if (!fits.ok()) return call.respond(StatusReply(fits));
   std::map<std::string, Tensor> inputs = protocol::KsInputTensors(*request);
-  Result<ModelConfig> config = call.server->manager().GetConfig(model);
-  if (config.ok()) {
-    Status limit = CheckBatchLimit(*v.model, *config, inputs);
-    if (!limit.ok()) return call.respond(StatusReply(limit));
-  }
   // What the reply needs of the request, without its input tensors.
   auto wanted = std::make_shared<protocol::KsInferRequest>();
   wanted->id = request->id;
@@ -146,7 +141,6 @@ void KsInfer(Call& call, const std::string& model, std::optional<std::string> ve
       return call.respond(ErrorReply(400, "parameter 'timeout' must be a non-negative integer (microseconds)"));
     }
   }
-  request = Result<protocol::KsInferRequest>(InvalidArgument("moved"));  // frees the inputs' other references
   RunOnWorker(
       call.server, *handle, std::move(inputs),
       [wanted, model_name, version_name](Result<std::map<std::string, Tensor>> produced) {

@@ -14,7 +14,7 @@ using Json = nlohmann::ordered_json;
 void PutVersion(Call& call, const std::string& model, std::optional<std::string> version_text) {
   std::optional<int64_t> version;
   if (version_text) {
-    version = ParseVersion(*version_text);
+    version = ParseInt64(*version_text);
     if (!version || *version < 1) {
       return call.respond(ErrorReply(400, fmt::format("invalid version \"{}\": versions are positive integers",
                                                       *version_text)));
@@ -35,7 +35,7 @@ void PutVersion(Call& call, const std::string& model, std::optional<std::string>
 }
 
 void DeleteVersion(Call& call, const std::string& model, const std::string& version_text) {
-  std::optional<int64_t> version = ParseVersion(version_text);
+  std::optional<int64_t> version = ParseInt64(version_text);
   if (!version || *version < 1) {
     return call.respond(ErrorReply(404, fmt::format("version {} of model \"{}\" not found", version_text, model)));
   }

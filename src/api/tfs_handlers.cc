@@ -54,7 +54,7 @@ Result<VersionHandle> Resolve(Call& call, const std::string& model, const std::o
   const ModelManager& manager = call.server->manager();
   std::optional<int64_t> version;
   if (version_text) {
-    version = ParseVersion(*version_text);
+    version = ParseInt64(*version_text);
     if (!version) return InvalidArgument("Failed to convert version: {} to numeric.", *version_text);
   }
   Result<VersionHandle> handle = manager.Acquire(model, version, label);
@@ -104,7 +104,7 @@ void TfsStatus(Call& call, const std::string& model, std::optional<std::string> 
   }
   std::optional<int64_t> wanted;
   if (version) {
-    wanted = ParseVersion(*version);
+    wanted = ParseInt64(*version);
     if (!wanted) return call.respond(ErrorReply(400, fmt::format("Failed to convert version: {} to numeric.", *version)));
   } else if (label) {
     Result<std::map<std::string, int64_t>> labels = manager.GetLabels(model);
@@ -158,11 +158,6 @@ void TfsPredict(Call& call, const std::string& model, std::optional<std::string>
   }
   Result<std::map<std::string, Tensor>> inputs = body->DecodeInputs(InputSpecs(*v.model));
   if (!inputs.ok()) return call.respond(StatusReply(inputs.status()));
-  Result<ModelConfig> config = call.server->manager().GetConfig(model);
-  if (config.ok()) {
-    Status limit = CheckBatchLimit(*v.model, *config, *inputs);
-    if (!limit.ok()) return call.respond(StatusReply(limit));
-  }
   protocol::TfsFormat format = body->format();
   RunOnWorker(
       call.server, *handle, std::move(*inputs),

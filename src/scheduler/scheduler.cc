@@ -100,6 +100,10 @@ struct Scheduler::State {
   std::mutex update_mu;                       // serializes Update
 
   int64_t max_threads() const { return options.budget ? options.budget->total() : 1; }
+  // The batch each new instance plans its memory for: the largest one the settings allow.
+  int64_t WarmupBatch(const SchedulerSettings& s) const {
+    return batchable ? std::max<int64_t>(1, s.batching.max_batch_size) : 0;
+  }
 
   Result<std::shared_ptr<Slot>> NewSlot(const std::string& kind, int index, int64_t warmup_batch) {
     auto slot = std::make_shared<Slot>();
@@ -279,7 +283,7 @@ Result<std::shared_ptr<Scheduler>> Scheduler::Create(SchedulerOptions options) {
   state->batchable = batchable;
   state->settings = options.settings;
   state->options = std::move(options);
-  const int64_t warmup = state->batchable ? std::max<int64_t>(1, state->settings.batching.max_batch_size) : 0;
+  const int64_t warmup = state->WarmupBatch(state->settings);
   std::vector<std::shared_ptr<State::Slot>> slots;
   int index = 0;
   for (const InstanceGroup& g : state->settings.instances) {
@@ -335,9 +339,15 @@ Status Scheduler::Enqueue(SchedulerRequest request) {
   {
     std::lock_guard<std::mutex> lock(st.mu);
     if (st.stop) return Status(StatusCode::kUnavailable, "the model version is unloading");
+    // The limit holds for every input with a batch dimension, whether or not requests can be combined.
     const int64_t max_batch = st.settings.batching.max_batch_size;
-    if (st.batchable && max_batch > 0 && rows > max_batch) {
-      return InvalidArgument("the request has {} rows, over the model's max_batch_size of {}", rows, max_batch);
+    const std::vector<TensorSignature>& sig = st.options.model->inputs();
+    for (size_t i = 0; i < sig.size() && max_batch > 0; ++i) {
+      const Shape& shape = request.inputs[i].shape();
+      if (HasBatchDim(sig[i]) && !shape.empty() && shape[0] > max_batch) {
+        return InvalidArgument("input \"{}\" has a batch of {} rows, over the model's max_batch_size of {}",
+                               sig[i].name, shape[0], max_batch);
+      }
     }
     if (st.items.size() >= st.settings.max_queue_size) {
       return ResourceExhausted("the queue of {} is full ({} requests waiting)", st.options.name, st.items.size());
@@ -367,7 +377,7 @@ Status Scheduler::Update(const SchedulerSettings& settings) {
   }
   // New instances are created (and plan their memory) before they join, outside the lock.
   std::vector<std::shared_ptr<State::Slot>> added;
-  const int64_t warmup = st.batchable ? std::max<int64_t>(1, settings.batching.max_batch_size) : 0;
+  const int64_t warmup = st.WarmupBatch(settings);
   for (int i = have; i < want; ++i) {
     FERRY_ASSIGN_OR_RETURN(auto slot, st.NewSlot(settings.instances.front().kind, i, warmup));
     added.push_back(std::move(slot));

@@ -127,7 +127,8 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues a request. InvalidArgument: wrong input count or more rows than max_batch_size (naming it);
+  // Queues a request. InvalidArgument: wrong input count, or an input whose batch dimension holds more rows
+  // than max_batch_size (naming both);
   // ResourceExhausted: the queue is full; Unavailable: the scheduler is stopping. On error `done` is not called.
   Status Enqueue(SchedulerRequest request);
 

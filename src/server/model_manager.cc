@@ -361,12 +361,4 @@ Result<std::map<std::string, int64_t>> ModelManager::GetLabels(const std::string
   return it->second.config.labels;
 }
 
-Result<ModelConfig> ModelManager::GetConfig(const std::string& model) const {
-  State& st = *state_;
-  MutexLock lock(st.mu);
-  auto it = st.models.find(model);
-  if (it == st.models.end()) return NotFound("model \"{}\" not found", model);
-  return it->second.config;
-}
-
 }  // namespace ferry

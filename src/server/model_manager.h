@@ -144,8 +144,6 @@ class ModelManager {
 
   // The labels of `model`'s current config (label -> version); NotFound when unknown.
   Result<std::map<std::string, int64_t>> GetLabels(const std::string& model) const;
-  // The current config of `model` (the last valid one); NotFound when unknown.
-  Result<ModelConfig> GetConfig(const std::string& model) const;
 
  private:
   struct State;
