@@ -20,7 +20,10 @@ void PutVersion(Call& call, const std::string& model, std::optional<std::string>
                                                       *version_text)));
     }
   }
-  Result<UploadResult> uploaded = call.server->PutVersion(model, version, call.request->body);
+  const http::HttpRequest& request = *call.request;
+  Result<UploadResult> uploaded = request.body_file
+                                      ? call.server->PutVersionFile(model, version, request.body_file->path())
+                                      : call.server->PutVersion(model, version, request.body);
   if (!uploaded.ok()) return call.respond(StatusReply(uploaded.status()));
   call.info->version = std::to_string(uploaded->version);
   Json j{{"model", model}, {"version", uploaded->version}};

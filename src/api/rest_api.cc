@@ -187,10 +187,10 @@ void RouteV2(Call& call) {
   return NotFoundRoute(call);
 }
 
-bool IsUploadRoute(const std::string& method, const std::string& path) {
+bool IsUploadRoute(std::string_view method, std::string_view path) {
   if (method != "PUT" && method != "POST") return false;
   if (!IStartsWith(path, "/v1/models/")) return false;
-  std::vector<std::string> segs = Split(std::string_view(path).substr(std::string_view("/v1/models/").size()));
+  std::vector<std::string> segs = Split(path.substr(std::string_view("/v1/models/").size()));
   if (method == "POST") return segs.size() == 2 && IEquals(segs[1], "versions");
   return segs.size() == 3 && IEquals(segs[1], "versions") && segs[2].find(':') == std::string::npos;
 }
@@ -199,8 +199,9 @@ bool IsUploadRoute(const std::string& method, const std::string& path) {
 
 RestApi::RestApi(ModelServer* server, RestApiOptions options) : server_(server), options_(std::move(options)) {}
 
-size_t RestApi::BodyLimit(const std::string& method, const std::string& path) const {
-  return IsUploadRoute(method, path) ? options_.max_upload_bytes : options_.max_request_bytes;
+http::BodyPolicy RestApi::BodyPolicy(std::string_view method, std::string_view path) const {
+  if (IsUploadRoute(method, path)) return http::BodyPolicy{options_.max_upload_bytes, server_->repository()};
+  return http::BodyPolicy{options_.max_request_bytes, ""};
 }
 
 void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
@@ -226,7 +227,7 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
     rec.method = req->method;
     rec.path = req->path;
     rec.status = r.status;
-    rec.bytes_in = req->body.size();
+    rec.bytes_in = req->body_size();
     rec.bytes_out = r.body.size();
     rec.protocol = info->protocol;
     rec.model = info->model;

@@ -2,9 +2,9 @@
 // (with the binary tensor and model repository extensions) or Ferry's own management endpoints, and answers
 // through the Responder. Takes plain http::HttpRequest structs, so it runs without sockets in tests.
 //
-// Threads: Handle runs on an HTTP thread; it decodes the request, picks the version (holding its handle) and
+// Threads: Handle runs on an HTTP I/O thread; it decodes the request, picks the version (holding its handle) and
 // hands inference to the version's worker, which encodes and sends the reply. Repository operations (uploads,
-// load/unload, config edits) run on the HTTP thread and block it while they load.
+// load/unload, config edits) run on threads of their own, never on the I/O thread.
 //
 // Errors are always {"error": "..."} with the status of the table in README.md (400 malformed, 404 unknown,
 // 405 wrong method, 409 exists, 413 too large, 501 unsupported, 503 not ready or queue full).
@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "http/http_server.h"
 #include "http/http_types.h"
 #include "server/model_server.h"
 
@@ -50,8 +51,11 @@ class RestApi {
 
   void Handle(http::HttpRequest request, http::Responder respond);
 
-  // The body limit for a request (for HttpServerOptions::body_limit): uploads get max_upload_bytes.
-  size_t BodyLimit(const std::string& method, const std::string& path) const;
+  // How the HTTP server receives a request's body (HttpServerOptions::body_policy): model uploads get
+  // max_upload_bytes and are streamed to a file at the top of the repository (a dot name, so scans ignore it,
+  // on the repository's filesystem, so the upload is renamed into place rather than copied); every other request
+  // gets max_request_bytes in memory.
+  http::BodyPolicy BodyPolicy(std::string_view method, std::string_view path) const;
 
   // Graceful shutdown: from now on every new request gets 503 {"error": "server is shutting down"}; requests
   // already handed in are answered normally.

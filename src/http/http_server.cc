@@ -1,338 +1,190 @@
-// The cpprestsdk adapter. Everything that can throw (uri parsing, listener open/close, reply, body reads) is
-// caught here. Every pplx task we start gets a continuation that calls get() inside try/catch: an unobserved
-// task exception makes pplx raise(SIGTRAP) on Linux, which kills the daemon.
+// HttpServer: the I/O threads, the acceptor and Stop. The protocol work is Connection's (connection.cc).
 #include "http/http_server.h"
 
-#include <cpprest/http_listener.h>
-#include <cpprest/uri.h>
-#include <pplx/threadpool.h>
-
 #include <algorithm>
-#include <cctype>
-#include <charconv>
-#include <exception>
-#include <mutex>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <future>
 #include <thread>
-#include <unordered_map>
-#include <utility>
-#include <vector>
+
+#include "http/connection.h"
 
 namespace ferry::http {
+
+using internal::Clock;
+using internal::Connection;
+using internal::Loop;
+using internal::ServerCore;
+using internal::tcp;
+namespace net = internal::net;
+
 namespace {
 
-namespace wh = web::http;
-using wh::experimental::listener::http_listener;
-using wh::experimental::listener::http_listener_config;
-
-std::string ToLower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
+constexpr auto kMinAcceptBackoff = std::chrono::milliseconds(10);
+constexpr auto kMaxAcceptBackoff = std::chrono::seconds(1);
+// What a connection beyond max_connections gets before it is closed.
+const std::string& BusyReply() {
+  static const std::string reply = [] {
+    const std::string body = "{\"error\": \"too many connections; try again later\"}";
+    return fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
+        "Retry-After: 1\r\nConnection: close\r\n\r\n{}",
+        body.size(), body);
+  }();
+  return reply;
 }
 
-// A JSON string literal for an error message (our messages are ASCII; control characters are escaped anyway).
-std::string ErrorBody(const std::string& message) {
-  std::string out = "{\"error\": \"";
-  for (char c : message) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  out += "\"}";
-  return out;
+// How often each loop checks its connections' deadlines: a tenth of the shortest timeout, 10..250 ms.
+Clock::duration SweepInterval(const HttpServerOptions& o) {
+  const int shortest = std::min({o.header_timeout_ms, o.body_timeout_ms, o.idle_timeout_ms});
+  return std::chrono::milliseconds(std::clamp(shortest / 10, 10, 250));
 }
 
-HttpResponse ErrorResponse(int status, const std::string& message) {
-  HttpResponse r;
-  r.status = status;
-  r.body = ErrorBody(message);
-  return r;
-}
-
-// Sends `response` on `request`. Never throws; failures (client gone, listener closed) are dropped because the
-// client can no longer be told anyway.
-// Returns a task that completes (never with an exception) once the response is written or has failed.
-pplx::task<void> SendReply(wh::http_request request, HttpResponse response) {
-  try {
-    const int status = (response.status >= 100 && response.status <= 599) ? response.status : 500;
-    wh::http_response out(static_cast<wh::status_code>(status));
-    std::string content_type = "application/json";
-    for (auto& [name, value] : response.headers) {
-      const std::string lower = ToLower(name);
-      if (lower == "content-type") {
-        content_type = value;
-      } else if (lower != "content-length" && lower != "transfer-encoding") {
-        out.headers().add(name, value);
-      }
-    }
-    out.set_body(std::move(response.body), content_type);
-    return request.reply(out).then([](pplx::task<void> t) {
-      try {
-        t.get();
-      } catch (...) {
-      }
-    });
-  } catch (...) {
-    return pplx::task_from_result();
-  }
-}
-
-// One request the handler has been given and not yet answered. The mutex makes "answer once" hold between the
-// handler's Responder and Stop().
-struct Pending {
-  explicit Pending(wh::http_request r) : request(std::move(r)) {}
-  std::mutex mu;
-  bool answered = false;
-  wh::http_request request;
-
-  // Returns the send task, or an already completed task when the request was answered before.
-  pplx::task<void> Answer(HttpResponse response) {
-    std::lock_guard<std::mutex> lock(mu);
-    if (answered) return pplx::task_from_result();
-    answered = true;
-    return SendReply(request, std::move(response));
-  }
-};
-
-// Shared by the listener callback, body-read continuations and Responders, so each may outlive the HttpServer.
-struct State {
-  HttpServerOptions options;
-  Handler handler;
-
-  std::mutex mu;
-  bool stopped = false;                                            // GUARDED_BY(mu)
-  uint64_t next_id = 0;                                            // GUARDED_BY(mu)
-  std::unordered_map<uint64_t, std::shared_ptr<Pending>> pending;  // GUARDED_BY(mu)
-  // Answered requests whose reply is still being written: Stop waits for them before closing the sockets.
-  std::unordered_map<uint64_t, pplx::task<void>> sending;  // GUARDED_BY(mu)
-
-  void OnRequest(wh::http_request request, const std::shared_ptr<State>& self);
-  void Dispatch(wh::http_request request, std::string body, const std::shared_ptr<State>& self);
-};
-
-// Reads the body in fixed-size pieces and keeps at most `limit` bytes of it; past the limit it keeps reading and
-// discards. cpprest writes no response until the whole declared body has arrived, so the body must be drained
-// either way; draining rather than buffering keeps an oversized upload from costing its size in memory.
-struct BodyReader : std::enable_shared_from_this<BodyReader> {
-  static constexpr size_t kPiece = 64 * 1024;
-
-  BodyReader(wh::http_request r, std::shared_ptr<State> s, bool answered, size_t max_bytes)
-      : request(std::move(r)), state(std::move(s)), already_answered(answered), limit(max_bytes), scratch(kPiece) {}
-
-  wh::http_request request;
-  std::shared_ptr<State> state;
-  bool already_answered;  // an early reply (413 by Content-Length) was sent: drain only
-  size_t limit;           // this request's body limit
-  bool too_big = false;
-  uint64_t received = 0;
-  std::string body;
-  std::vector<uint8_t> scratch;
-
-  void Next() {
-    auto self = shared_from_this();
-    // While the body is kept, cpprest's stream copies straight into it (the one copy between the socket buffer
-    // and the tensors that may alias the body); past the limit, pieces go to the scratch and are dropped.
-    const bool keep = !already_answered && !too_big;
-    uint8_t* dst = scratch.data();
-    if (keep) {
-      body.resize(static_cast<size_t>(received) + kPiece);
-      dst = reinterpret_cast<uint8_t*>(body.data()) + received;
-    }
-    request.body().streambuf().getn(dst, kPiece).then([self, keep](pplx::task<size_t> t) {
-      size_t n = 0;
-      try {
-        n = t.get();
-      } catch (const std::exception& e) {
-        if (!self->already_answered) {
-          SendReply(self->request, ErrorResponse(400, std::string("failed to read the request body: ") + e.what()));
-        }
-        return;
-      } catch (...) {
-        if (!self->already_answered) SendReply(self->request, ErrorResponse(400, "failed to read the request body"));
-        return;
-      }
-      if (keep) self->body.resize(static_cast<size_t>(self->received) + n);
-      if (n == 0) return self->Finish();
-      self->received += n;
-      if (keep && self->received > self->limit) {
-        self->too_big = true;
-        std::string().swap(self->body);
-      }
-      self->Next();
-    });
-  }
-
-  void Finish() {
-    if (already_answered) return;
-    if (too_big) {
-      SendReply(request, TooLarge(received, limit));
-      return;
-    }
-    state->Dispatch(request, std::move(body), state);
-  }
-
-  static HttpResponse TooLarge(uint64_t size, size_t limit) {
-    HttpResponse r =
-        ErrorResponse(413, fmt::format("request body of {} bytes exceeds the limit of {} bytes", size, limit));
-    r.headers["Connection"] = "close";
-    return r;
-  }
-};
-
-void State::OnRequest(wh::http_request request, const std::shared_ptr<State>& self) {
-  try {
-    bool answered = false;
-    size_t limit = options.max_body_bytes;
-    if (options.body_limit) {
-      std::string path;
-      try {
-        path = web::uri::decode(request.request_uri().path());
-      } catch (const std::exception&) {
-        path = request.request_uri().path();  // Dispatch answers the bad encoding
-      }
-      limit = options.body_limit(request.method(), path);
-    }
-    const auto& headers = request.headers();
-    auto it = headers.find("Content-Length");  // http_headers compares names case-insensitively
-    if (it != headers.end()) {
-      const std::string& text = it->second;
-      uint64_t length = 0;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
-      if (ec != std::errc() || end != text.data() + text.size()) {
-        HttpResponse r = ErrorResponse(400, "invalid Content-Length header");
-        r.headers["Connection"] = "close";
-        SendReply(request, std::move(r));
-        answered = true;
-      } else if (length > limit) {
-        // Queued now, written by cpprest once the body has been drained.
-        SendReply(request, BodyReader::TooLarge(length, limit));
-        answered = true;
-      }
-    }
-    auto reader = std::make_shared<BodyReader>(request, self, answered, limit);
-    // One piece of slack: the reader resizes a piece ahead of what arrived, and must not reallocate at the end.
-    if (!answered && it != headers.end()) reader->body.reserve(request.headers().content_length() + BodyReader::kPiece);
-    reader->Next();
-  } catch (const std::exception& e) {
-    SendReply(request, ErrorResponse(500, std::string("internal error: ") + e.what()));
-  } catch (...) {
-    SendReply(request, ErrorResponse(500, "internal error"));
-  }
-}
-
-void State::Dispatch(wh::http_request request, std::string body, const std::shared_ptr<State>& self) {
-  HttpRequest req;
-  try {
-    req.method = request.method();
-    req.path = web::uri::decode(request.request_uri().path());
-    req.query = request.request_uri().query();
-    for (const auto& [name, value] : request.headers()) req.headers[ToLower(name)] = value;
-  } catch (const std::exception& e) {
-    SendReply(request, ErrorResponse(400, std::string("malformed request: ") + e.what()));
-    return;
-  }
-  req.body = std::move(body);
-
-  auto pend = std::make_shared<Pending>(request);
-  uint64_t id = 0;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (stopped) {
-      pend->Answer(ErrorResponse(503, "server is shutting down"));
-      return;
-    }
-    id = next_id++;
-    pending.emplace(id, pend);
-  }
-  std::weak_ptr<State> weak = self;
-  Responder responder = [pend, weak, id](HttpResponse response) {
-    std::shared_ptr<State> state = weak.lock();
-    if (state) {
-      std::lock_guard<std::mutex> lock(state->mu);
-      state->pending.erase(id);
-    }
-    pplx::task<void> sent = pend->Answer(std::move(response));
-    if (!state || sent.is_done()) return;
-    {
-      std::lock_guard<std::mutex> lock(state->mu);
-      state->sending.emplace(id, sent);
-    }
-    // SendReply's task never fails, and this continuation never throws: no unobserved task error.
-    sent.then([weak, id]() {
-      if (auto s = weak.lock()) {
-        std::lock_guard<std::mutex> lock(s->mu);
-        s->sending.erase(id);
-      }
-    });
-  };
-  try {
-    handler(std::move(req), responder);
-  } catch (const std::exception& e) {
-    responder(ErrorResponse(500, std::string("handler failed: ") + e.what()));
-  } catch (...) {
-    responder(ErrorResponse(500, "handler failed"));
-  }
+// True for accept errors that say the process or system is out of a resource (descriptors, buffers, memory):
+// retrying at once would only spin.
+bool ResourceError(const boost::system::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == net::error::no_buffer_space || ec == net::error::no_memory;
 }
 
 }  // namespace
 
 struct HttpServer::Impl {
-  std::shared_ptr<State> state;
-  std::unique_ptr<http_listener> listener;
+  std::shared_ptr<ServerCore> core;
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::unique_ptr<tcp::acceptor> acceptor;  // used on loops[0]'s thread only
+  std::unique_ptr<net::steady_timer> backoff;
+  Clock::duration backoff_delay = kMinAcceptBackoff;
+  bool backing_off = false;  // an accept resource error was reported and not yet followed by a success
+  size_t next_loop = 0;
+  uint16_t port = 0;
+  std::vector<std::thread> threads;
   std::mutex stop_mu;
   bool stopped = false;  // GUARDED_BY(stop_mu)
+
+  void Accept();
+  void OnAccept(const boost::system::error_code& ec, tcp::socket socket, Loop* loop);
+  void Sweep(Loop* loop);
 };
 
+void HttpServer::Impl::Accept() {
+  if (core->stopping.load()) return;
+  Loop* loop = loops[next_loop].get();
+  next_loop = (next_loop + 1) % loops.size();
+  acceptor->async_accept(loop->context, [this, loop](const boost::system::error_code& ec, tcp::socket socket) {
+    OnAccept(ec, std::move(socket), loop);
+  });
+}
+
+void HttpServer::Impl::OnAccept(const boost::system::error_code& ec, tcp::socket socket, Loop* loop) {
+  if (ec == net::error::operation_aborted || core->stopping.load()) return;
+  if (ec) {
+    if (ResourceError(ec)) {
+      // Out of descriptors: the pending connection stays in the backlog, so accepting again at once would spin.
+      if (!backing_off)
+        core->Refused(Refusal{0, "cannot accept connections: " + ec.message() + "; backing off", "", "", ""});
+      backing_off = true;
+      backoff->expires_after(backoff_delay);
+      backoff_delay = std::min<Clock::duration>(backoff_delay * 2, kMaxAcceptBackoff);
+      backoff->async_wait([this](const boost::system::error_code& wec) {
+        if (!wec) Accept();
+      });
+      return;
+    }
+    return Accept();  // the client gave up before we accepted it (ECONNABORTED etc.)
+  }
+  backing_off = false;
+  backoff_delay = kMinAcceptBackoff;
+  if (core->connections.fetch_add(1, std::memory_order_relaxed) >= core->options.max_connections) {
+    core->connections.fetch_sub(1, std::memory_order_relaxed);
+    // Refused at once, without reading: one non-blocking send of a 503, then close.
+    boost::system::error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.send(net::buffer(BusyReply()), 0, ignored);
+    std::string peer;
+    tcp::endpoint remote = socket.remote_endpoint(ignored);
+    if (!ignored) peer = remote.address().to_string() + ":" + std::to_string(remote.port());
+    socket.close(ignored);
+    core->Refused(Refusal{503, fmt::format("too many connections (max_connections {})", core->options.max_connections),
+                          peer, "", ""});
+    return Accept();
+  }
+  // The connection belongs to `loop`: start it there. (Made here, so that it is counted down even if the loop
+  // stops before it runs.)
+  auto connection = std::make_shared<Connection>(core, loop, std::move(socket));
+  net::post(loop->context, [loop, c = std::move(connection)] {
+    c->loop_index = loop->connections.size();
+    loop->connections.push_back(c);
+    c->Start();
+  });
+  Accept();
+}
+
+void HttpServer::Impl::Sweep(Loop* loop) {
+  const Clock::time_point now = Clock::now();
+  // A copy: CheckDeadline may close connections, which removes them from the loop's list.
+  std::vector<std::shared_ptr<Connection>> all = loop->connections;
+  for (const auto& c : all) c->CheckDeadline(now);
+  loop->sweep->expires_after(SweepInterval(core->options));
+  loop->sweep->async_wait([this, loop](const boost::system::error_code& ec) {
+    if (!ec) Sweep(loop);
+  });
+}
+
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options, Handler handler) {
-  if (options.port == 0) return InvalidArgument("port must be 1..65535 (cpprestsdk cannot bind port 0)");
   if (options.host.empty()) return InvalidArgument("host must not be empty");
   if (!handler) return InvalidArgument("handler must not be empty");
-  if (options.request_timeout_s <= 0) return InvalidArgument("request_timeout_s must be positive");
+  if (options.threads < 1 || options.threads > 256)
+    return InvalidArgument("threads must be 1..256, got {}", options.threads);
+  if (options.header_timeout_ms <= 0 || options.body_timeout_ms <= 0 || options.idle_timeout_ms <= 0) {
+    return InvalidArgument("timeouts must be positive");
+  }
   if (options.stop_grace_ms < 0) return InvalidArgument("stop_grace_ms must not be negative");
+  if (options.max_connections < 1) return InvalidArgument("max_connections must be positive");
+  if (options.max_request_line_bytes < 16 || options.max_header_bytes < options.max_request_line_bytes) {
+    return InvalidArgument("max_header_bytes must be at least max_request_line_bytes (at least 16)");
+  }
+  if (options.max_header_count < 1) return InvalidArgument("max_header_count must be positive");
 
-  if (options.io_threads < 0) return InvalidArgument("io_threads must not be negative");
-  if (options.io_threads > 0) {
-    static std::once_flag pool_once;
-    std::call_once(pool_once, [&] {
-      try {
-        crossplat::threadpool::initialize_with_threads(static_cast<size_t>(options.io_threads));
-      } catch (...) {
-        // Already initialized by an earlier cpprest user: the pool keeps its size.
+  auto impl = std::make_unique<Impl>();
+  impl->core = std::make_shared<ServerCore>(options, std::move(handler));
+  for (int i = 0; i < options.threads; ++i) {
+    impl->loops.push_back(std::make_unique<Loop>());
+    impl->loops.back()->sweep = std::make_unique<net::steady_timer>(impl->loops.back()->context);
+  }
+  boost::system::error_code ec;
+  const net::ip::address address = net::ip::make_address(options.host, ec);
+  if (ec) return InvalidArgument("invalid listen address \"{}\": {}", options.host, ec.message());
+  const tcp::endpoint endpoint(address, options.port);
+  impl->acceptor = std::make_unique<tcp::acceptor>(impl->loops[0]->context);
+  impl->backoff = std::make_unique<net::steady_timer>(impl->loops[0]->context);
+  auto fail = [&](const char* what) {
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("cannot listen on {}:{}: {}: {}", options.host, options.port, what, ec.message()));
+  };
+  if (impl->acceptor->open(endpoint.protocol(), ec); ec) return fail("socket");
+  if (impl->acceptor->set_option(tcp::acceptor::reuse_address(true), ec); ec) return fail("SO_REUSEADDR");
+  if (impl->acceptor->bind(endpoint, ec); ec) return fail("bind");
+  if (impl->acceptor->listen(net::socket_base::max_listen_connections, ec); ec) return fail("listen");
+  impl->port = impl->acceptor->local_endpoint(ec).port();
+  if (ec) return fail("getsockname");
+
+  Impl* raw = impl.get();
+  net::post(impl->loops[0]->context, [raw] { raw->Accept(); });
+  for (auto& loop : impl->loops) {
+    Loop* l = loop.get();
+    net::post(l->context, [raw, l] { raw->Sweep(l); });
+    impl->threads.emplace_back([l] {
+      // Handlers never throw out of a completion (Connection catches), but a stray exception must not end the
+      // loop while the server is up.
+      for (;;) {
+        try {
+          l->context.run();
+          return;
+        } catch (...) {
+        }
       }
     });
-  }
-  auto impl = std::make_unique<Impl>();
-  impl->state = std::make_shared<State>();
-  impl->state->options = options;
-  impl->state->handler = std::move(handler);
-
-  const std::string address = fmt::format("http://{}:{}", options.host, options.port);
-  try {
-    http_listener_config config;
-    config.set_timeout(std::chrono::seconds(options.request_timeout_s));
-    impl->listener = std::make_unique<http_listener>(web::uri(address), config);
-  } catch (const std::exception& e) {
-    return InvalidArgument("invalid listen address {}: {}", address, e.what());
-  }
-  std::weak_ptr<State> weak = impl->state;
-  // One handler for every method: routing is the caller's business.
-  impl->listener->support([weak](wh::http_request request) {
-    if (auto state = weak.lock()) {
-      state->OnRequest(std::move(request), state);
-    } else {
-      SendReply(std::move(request), ErrorResponse(503, "server is shutting down"));
-    }
-  });
-  try {
-    impl->listener->open().wait();
-  } catch (const std::exception& e) {
-    return Status(StatusCode::kUnavailable, fmt::format("cannot listen on {}: {}", address, e.what()));
-  } catch (...) {
-    return Status(StatusCode::kUnavailable, fmt::format("cannot listen on {}", address));
   }
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -345,37 +197,48 @@ void HttpServer::Stop() {
   std::lock_guard<std::mutex> stop_lock(impl_->stop_mu);
   if (impl_->stopped) return;
   impl_->stopped = true;
+  Impl* impl = impl_.get();
+  impl->core->stopping = true;
 
-  // Answer what the handlers still hold before closing: close() waits for open connections, and a request that
-  // is never answered would keep its connection open until the client or the timeout gives up.
-  std::unordered_map<uint64_t, std::shared_ptr<Pending>> unanswered;
+  // No new connections: close the acceptor on its own thread and wait for that.
+  std::promise<void> closed;
+  net::post(impl->loops[0]->context, [impl, &closed] {
+    boost::system::error_code ignored;
+    impl->acceptor->close(ignored);
+    impl->backoff->cancel();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+  // Every connection answers what it holds with 503 (or finishes the reply it is writing) and closes.
+  for (auto& loop : impl->loops) {
+    Loop* l = loop.get();
+    net::post(l->context, [l] {
+      std::vector<std::shared_ptr<Connection>> all = l->connections;
+      for (const auto& c : all) c->Shutdown();
+    });
+  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(impl->core->options.stop_grace_ms);
+  while (impl->core->connections.load() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   {
-    std::lock_guard<std::mutex> lock(impl_->state->mu);
-    impl_->state->stopped = true;
-    unanswered.swap(impl_->state->pending);
+    // From here on Responders post nothing.
+    std::unique_lock<std::shared_mutex> lock(impl->core->loops_mu);
+    impl->core->loops_running = false;
   }
-  // reply() only queues the bytes: wait (bounded) until they are written, or close() would cut them off.
-  std::vector<pplx::task<void>> sends;
-  for (auto& [id, pend] : unanswered) sends.push_back(pend->Answer(ErrorResponse(503, "server is shutting down")));
-  {
-    // Replies already answered but still being written finish too (a large response in flight at SIGTERM).
-    std::lock_guard<std::mutex> lock(impl_->state->mu);
-    for (auto& [id, task] : impl_->state->sending) sends.push_back(task);
-  }
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(impl_->state->options.stop_grace_ms);
-  for (auto& send : sends) {
-    while (!send.is_done() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  try {
-    impl_->listener->close().wait();
-  } catch (...) {
-    // Closing a listener whose socket already failed throws; it is closed either way.
-  }
+  for (auto& loop : impl->loops) loop->context.stop();
+  for (auto& t : impl->threads) t.join();
+  impl->threads.clear();
+  // Connections still open after the grace period are dropped with their loops.
+  for (auto& loop : impl->loops) loop->connections.clear();
+  impl->acceptor.reset();
+  impl->backoff.reset();
+  for (auto& loop : impl->loops) loop->sweep.reset();
+  impl->loops.clear();
 }
 
-uint16_t HttpServer::port() const { return impl_->state->options.port; }
+uint16_t HttpServer::port() const { return impl_->port; }
+
+int HttpServer::connections() const { return impl_->core->connections.load(); }
 
 }  // namespace ferry::http

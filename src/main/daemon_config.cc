@@ -182,6 +182,26 @@ Status ParseKey(const std::string& name, const YAML::Node& value, const std::str
     FERRY_ASSIGN_OR_RETURN(config.shutdown_timeout_seconds, YamlInt(value, name, 0, INT_MAX));
   } else if (name == "inference_threads") {
     FERRY_ASSIGN_OR_RETURN(config.inference_threads, YamlInt(value, name, 0, kMaxInferenceThreads));
+  } else if (name == "http_threads") {
+    FERRY_ASSIGN_OR_RETURN(config.http_threads, YamlInt(value, name, 0, 256));
+  } else if (name == "max_connections") {
+    FERRY_ASSIGN_OR_RETURN(config.max_connections, YamlInt(value, name, 0, 1 << 20));
+  } else if (name == "max_request_line_bytes") {
+    FERRY_ASSIGN_OR_RETURN(config.max_request_line_bytes, YamlInteger(value, name, 256, 1 << 20, UINT64_MAX));
+  } else if (name == "max_header_bytes") {
+    FERRY_ASSIGN_OR_RETURN(config.max_header_bytes, YamlInteger(value, name, 1024, 16 << 20, UINT64_MAX));
+  } else if (name == "max_header_count") {
+    FERRY_ASSIGN_OR_RETURN(config.max_header_count, YamlInt(value, name, 1, 10000));
+  } else if (name == "max_body_memory_bytes") {
+    FERRY_ASSIGN_OR_RETURN(config.max_body_memory_bytes, YamlInteger(value, name, 1, UINT64_MAX, UINT64_MAX));
+  } else if (name == "header_timeout_seconds") {
+    FERRY_ASSIGN_OR_RETURN(config.header_timeout_seconds, YamlInt(value, name, 1, 86400));
+  } else if (name == "body_timeout_seconds") {
+    FERRY_ASSIGN_OR_RETURN(config.body_timeout_seconds, YamlInt(value, name, 1, 86400));
+  } else if (name == "min_body_bytes_per_second") {
+    FERRY_ASSIGN_OR_RETURN(config.min_body_bytes_per_second, YamlInteger(value, name, 0, UINT64_MAX, UINT64_MAX));
+  } else if (name == "idle_timeout_seconds") {
+    FERRY_ASSIGN_OR_RETURN(config.idle_timeout_seconds, YamlInt(value, name, 1, 86400));
   } else {
     return InvalidArgument("unknown key {} (known keys: {})", Quote(name),
                            JoinNames(std::begin(kDaemonConfigKeys), std::end(kDaemonConfigKeys)));
@@ -202,6 +222,17 @@ Result<DaemonConfig> ParseDocument(const YAML::Node& root, const std::string& ba
     const std::string& name = kv.first.Scalar();
     if (!seen.insert(name).second) return InvalidArgument("config: duplicate key {}", Quote(name));
     FERRY_RETURN_IF_ERROR(ParseKey(name, kv.second, base_dir, config));
+  }
+  // Limits that bound one another.
+  if (config.max_header_bytes < config.max_request_line_bytes) {
+    return InvalidArgument("max_header_bytes ({}) must be at least max_request_line_bytes ({}): the request line is "
+                           "part of the header",
+                           config.max_header_bytes, config.max_request_line_bytes);
+  }
+  if (config.max_body_memory_bytes < config.max_request_bytes) {
+    return InvalidArgument("max_body_memory_bytes ({}) must be at least max_request_bytes ({}), or no request of the "
+                           "largest allowed size could ever be read",
+                           config.max_body_memory_bytes, config.max_request_bytes);
   }
   return config;
 }

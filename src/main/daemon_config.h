@@ -39,6 +39,18 @@ struct DaemonConfig {
   // The CPU thread budget shared by every inference instance, 0..kMaxInferenceThreads; 0 means all cores.
   int inference_threads = 0;
 
+  // The HTTP server (see http::HttpServerOptions for what each limit answers).
+  int http_threads = 0;                         // I/O threads, 0..256; 0: one per core, at most 4
+  int max_connections = 0;                      // 0..1048576; 0: what the open-files limit allows, at most 4096
+  uint64_t max_request_line_bytes = 8 * 1024;   // 256..1 MiB (414 beyond)
+  uint64_t max_header_bytes = 32 * 1024;        // 1 KiB..16 MiB, >= max_request_line_bytes (431 beyond)
+  int max_header_count = 100;                   // 1..10000 (431 beyond)
+  uint64_t max_body_memory_bytes = 1ull << 30;  // >= max_request_bytes (503 beyond)
+  int header_timeout_seconds = 30;              // 1..86400 (408)
+  int body_timeout_seconds = 30;                // 1..86400, plus one second per min_body_bytes_per_second (408)
+  uint64_t min_body_bytes_per_second = 16 * 1024;
+  int idle_timeout_seconds = 60;  // 1..86400
+
   bool operator==(const DaemonConfig&) const = default;
 };
 
@@ -52,7 +64,17 @@ inline constexpr const char* kDaemonConfigKeys[] = {"model_repository",
                                                     "max_request_bytes",
                                                     "max_upload_bytes",
                                                     "shutdown_timeout_seconds",
-                                                    "inference_threads"};
+                                                    "inference_threads",
+                                                    "http_threads",
+                                                    "max_connections",
+                                                    "max_request_line_bytes",
+                                                    "max_header_bytes",
+                                                    "max_header_count",
+                                                    "max_body_memory_bytes",
+                                                    "header_timeout_seconds",
+                                                    "body_timeout_seconds",
+                                                    "min_body_bytes_per_second",
+                                                    "idle_timeout_seconds"};
 inline constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 inline constexpr const char* kLogFormats[] = {"text", "json"};
 // A sanity bound: a typo such as 80000 threads would otherwise bring the host down instead of failing fast.

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -25,7 +26,35 @@ namespace {
 
 constexpr const char* kFerryVersion = "0.1.0";
 
-// Log lines: "message key=value ..." in text, one JSON object per line in json.
+// Text for a log line: control characters and backslashes escaped (\n, \t, \x1b, \\), so a client cannot forge or
+// hide lines (a path with %0a decodes to a newline). With quote, a value holding a space, '"' or '=' is quoted.
+std::string EscapeLogText(std::string_view text, bool quote) {
+  const bool quoted = quote && text.find_first_of(" \"=") != std::string_view::npos;
+  std::string out;
+  out.reserve(text.size() + 2);
+  if (quoted) out += '"';
+  for (char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '\\' || (quoted && c == '"')) {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  if (quoted) out += '"';
+  return out;
+}
+
+// Log lines: "message key=value ..." in text, one JSON object per line in json (where the JSON encoder escapes).
 class EventLog {
  public:
   explicit EventLog(bool json) : json_(json) {}
@@ -41,9 +70,12 @@ class EventLog {
       // The pattern opens the object with time and level; continue it.
       spdlog::log(level, "{}", text.substr(1, text.size() - 2));
     } else {
-      std::string text = message;
+      std::string text = EscapeLogText(message, /*quote=*/false);
       for (const auto& [k, v] : fields) {
-        text += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+        text += " " + k + "=" +
+                EscapeLogText(v.is_string() ? v.get<std::string>()
+                                            : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                              /*quote=*/true);
       }
       spdlog::log(level, "{}", text);
     }
@@ -70,6 +102,22 @@ void SetUpLogging(const DaemonConfig& config) {
 }
 
 int CoreCount() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+// The open-files limit, raised from the soft to the hard limit first (as nginx's worker_rlimit_nofile and Go's
+// runtime do): every connection is a descriptor.
+uint64_t RaiseOpenFilesLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = std::min<rlim_t>(limit.rlim_max, 1 << 20);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? (1u << 20) : static_cast<uint64_t>(limit.rlim_cur);
+}
+
+// Descriptors kept for everything but client connections: model files, logs, the repository, uploads.
+constexpr uint64_t kReservedDescriptors = 64;
 
 }  // namespace
 
@@ -150,14 +198,38 @@ int ServeCommand(const std::vector<std::string>& args) {
   http::HttpServerOptions ho;
   ho.host = config.host;
   ho.port = static_cast<uint16_t>(config.port);
-  ho.max_body_bytes = std::max(config.max_request_bytes, config.max_upload_bytes);
-  // A small I/O pool: handlers only decode and enqueue (repository operations run on their own threads), and
-  // cpprest's default of 40 threads preempts the inference threads on small machines (bench/RESULTS.md).
-  ho.io_threads = std::max(4, 2 * CoreCount());
+  // Handlers only decode and enqueue (repository operations run on their own threads), so a few I/O threads
+  // serve every connection; more would only preempt the inference threads.
+  ho.threads = config.http_threads > 0 ? config.http_threads : std::clamp(CoreCount(), 1, 4);
+  const uint64_t open_files = RaiseOpenFilesLimit();
+  const uint64_t fd_room = open_files > 2 * kReservedDescriptors ? open_files - kReservedDescriptors : open_files / 2;
+  if (config.max_connections > 0) {
+    ho.max_connections = config.max_connections;
+    if (static_cast<uint64_t>(config.max_connections) > fd_room) {
+      log.Write(spdlog::level::warn, "max_connections is above what the open-files limit leaves for connections",
+                {{"max_connections", config.max_connections}, {"open_files_limit", open_files}});
+    }
+  } else {
+    ho.max_connections = static_cast<int>(std::clamp<uint64_t>(fd_room, 1, 4096));
+  }
+  ho.max_body_bytes = config.max_request_bytes;
+  ho.body_policy = [&rest](std::string_view method, std::string_view path) { return rest.BodyPolicy(method, path); };
+  ho.max_request_line_bytes = config.max_request_line_bytes;
+  ho.max_header_bytes = config.max_header_bytes;
+  ho.max_header_count = static_cast<size_t>(config.max_header_count);
+  ho.max_body_memory_bytes = config.max_body_memory_bytes;
+  ho.header_timeout_ms = config.header_timeout_seconds * 1000;
+  ho.body_timeout_ms = config.body_timeout_seconds * 1000;
+  ho.min_body_bytes_per_second = config.min_body_bytes_per_second;
+  ho.idle_timeout_ms = config.idle_timeout_seconds * 1000;
   // Stop() gives replies still being written this long (after in-flight requests got their own timeout).
   ho.stop_grace_ms = static_cast<int>(std::min<int64_t>(30000, std::max<int64_t>(2000, config.shutdown_timeout_seconds * 1000)));
-  ho.body_limit = [&rest](const std::string& method, const std::string& path) {
-    return rest.BodyLimit(method, path);
+  ho.on_refusal = [&log](const http::Refusal& r) {
+    std::vector<std::pair<std::string, nlohmann::json>> fields{{"status", r.status}, {"reason", r.reason}};
+    if (!r.peer.empty()) fields.emplace_back("peer", r.peer);
+    if (!r.method.empty()) fields.emplace_back("method", r.method);
+    if (!r.target.empty()) fields.emplace_back("target", r.target);
+    log.Write(spdlog::level::warn, "http request refused", fields);
   };
   Result<std::unique_ptr<http::HttpServer>> http_server =
       http::HttpServer::Start(ho, [&rest](http::HttpRequest request, http::Responder respond) {
@@ -170,8 +242,11 @@ int ServeCommand(const std::vector<std::string>& args) {
   }
   log.Write(spdlog::level::info,
             fmt::format("ferryd ready: serving {} model(s) from {} on http://{}:{}", server->ServedModels(),
-                        server->repository(), config.host, config.port),
-            {{"load_seconds", std::round(load_seconds * 1000) / 1000}, {"version", kFerryVersion}});
+                        server->repository(), config.host, (*http_server)->port()),
+            {{"load_seconds", std::round(load_seconds * 1000) / 1000},
+             {"version", kFerryVersion},
+             {"http_threads", ho.threads},
+             {"max_connections", ho.max_connections}});
   spdlog::default_logger()->flush();
   std::fflush(stderr);
 
@@ -193,10 +268,9 @@ int ServeCommand(const std::vector<std::string>& args) {
   (*http_server)->Stop();
   server->Stop();
   log.Write(spdlog::level::info, "stopped");
-  // cpprest's pool threads outlive everything here and would race the static destructors of a normal exit.
-  spdlog::default_logger()->flush();
+  spdlog::shutdown();
   std::fflush(nullptr);
-  std::_Exit(0);
+  return 0;
 }
 
 }  // namespace ferry

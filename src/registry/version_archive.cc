@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -469,6 +470,31 @@ Status UnpackVersion(std::string_view body, const std::string& dest_dir, const U
   if (kind == UploadKind::kTarGz) FERRY_RETURN_IF_ERROR(CheckGzip(body, limits));
   FERRY_ASSIGN_OR_RETURN(Plan plan, PlanArchive(body, limits));
   return ExtractArchive(body, plan, root.get(), limits);
+}
+
+Status UnpackVersionFile(const std::string& path, const std::string& dest_dir, const UnpackLimits& limits) {
+  Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (file.get() < 0) return Internal("cannot open the upload {}: {}", path, ErrnoText(errno));
+  struct stat st {};
+  if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) return Internal("the upload {} is not a regular file", path);
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size == 0) return InvalidArgument("the upload is empty: send model.onnx or a .tar/.tar.gz of the version");
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.get(), 0);
+  if (map == MAP_FAILED) return Internal("cannot map the upload {}: {}", path, ErrnoText(errno));
+  struct Unmap {
+    void* p;
+    size_t n;
+    ~Unmap() { ::munmap(p, n); }
+  } unmap{map, static_cast<size_t>(size)};
+  const std::string_view body(static_cast<const char*>(map), static_cast<size_t>(size));
+  if (DetectUploadKind(body) != UploadKind::kOnnx) return UnpackVersion(body, dest_dir, limits);
+  // A raw model: moved into place rather than copied, when it is on the destination's filesystem.
+  FERRY_ASSIGN_OR_RETURN(Fd root, OpenDestDir(dest_dir));
+  if (size > limits.max_total_bytes) return TooBig(kModelFileName, limits);
+  if (::renameat(AT_FDCWD, path.c_str(), root.get(), kModelFileName) == 0) return Status::Ok();
+  if (errno != EXDEV) return Internal("cannot move the upload into {}: {}", dest_dir, ErrnoText(errno));
+  uint64_t total = 0;
+  return WriteFile(root.get(), kModelFileName, nullptr, body, body.size(), limits.max_total_bytes, limits, &total);
 }
 
 }  // namespace ferry

@@ -56,4 +56,10 @@ UploadKind DetectUploadKind(std::string_view body);
 // outside `dest_dir`. Internal on I/O errors.
 Status UnpackVersion(std::string_view body, const std::string& dest_dir, const UnpackLimits& limits = {});
 
+// The same for a body stored in the file `path` (an upload the HTTP server streamed to disk). An archive is
+// mapped read-only and unpacked as above; a raw model.onnx is renamed to dest_dir/model.onnx instead of being
+// copied (copied when the two are on different filesystems), so `path` may be gone afterwards.
+// InvalidArgument for an empty file.
+Status UnpackVersionFile(const std::string& path, const std::string& dest_dir, const UnpackLimits& limits = {});
+
 }  // namespace ferry

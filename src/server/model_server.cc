@@ -168,7 +168,29 @@ ModelServer::~ModelServer() { Stop(); }
 
 std::string ModelServer::ModelDir(const std::string& model) const { return options_.repository + "/" + model; }
 
+namespace {
+
+// Removes what an earlier process killed mid-operation left at the top of the repository: upload staging
+// directories, spooled upload bodies and deleted versions awaiting removal (all named by StagingName or the
+// HTTP server's spool, ".ferry-<what>-<16 hex digits>"). Scans ignore dot names, so they only cost disk.
+void RemoveLeftovers(const std::string& repository) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(repository, ec)) {
+    const std::string name = entry.path().filename().string();
+    for (std::string_view prefix : {".ferry-upload-", ".ferry-deleted-", ".ferry-body-"}) {
+      const std::string_view rest = std::string_view(name).substr(std::min(name.size(), prefix.size()));
+      if (name.rfind(prefix, 0) == 0 && rest.size() == 16 &&
+          rest.find_first_not_of("0123456789abcdef") == std::string_view::npos) {
+        RemoveQuietly(entry.path().string());
+      }
+    }
+  }
+}
+
+}  // namespace
+
 Status ModelServer::Start() {
+  RemoveLeftovers(options_.repository);
   {
     std::lock_guard<std::mutex> lock(repo_mu_);
     FERRY_RETURN_IF_ERROR(RescanLocked());
@@ -256,9 +278,23 @@ int ModelServer::ServedModels() const {
 
 Result<UploadResult> ModelServer::PutVersion(const std::string& model, std::optional<int64_t> version,
                                              std::string_view body) {
+  if (body.empty()) return InvalidArgument("the upload is empty: send model.onnx or a .tar/.tar.gz of the version");
+  return PutVersionWith(model, version, [&](const std::string& staging) {
+    return UnpackVersion(body, staging, options_.upload_limits);
+  });
+}
+
+Result<UploadResult> ModelServer::PutVersionFile(const std::string& model, std::optional<int64_t> version,
+                                                 const std::string& path) {
+  return PutVersionWith(model, version, [&](const std::string& staging) {
+    return UnpackVersionFile(path, staging, options_.upload_limits);
+  });
+}
+
+Result<UploadResult> ModelServer::PutVersionWith(const std::string& model, std::optional<int64_t> version,
+                                                 const std::function<Status(const std::string&)>& unpack) {
   FERRY_RETURN_IF_ERROR(CheckModelName(model));
   if (version && *version < 1) return InvalidArgument("version must be a positive integer, got {}", *version);
-  if (body.empty()) return InvalidArgument("the upload is empty: send model.onnx or a .tar/.tar.gz of the version");
   std::lock_guard<std::mutex> lock(repo_mu_);
   if (stopping_) return Unavailable("the server is shutting down");
   const std::string model_dir = ModelDir(model);
@@ -287,7 +323,7 @@ Result<UploadResult> ModelServer::PutVersion(const std::string& model, std::opti
     RemoveQuietly(staging);
     return s;
   };
-  Status unpacked = UnpackVersion(body, staging, options_.upload_limits);
+  Status unpacked = unpack(staging);
   if (!unpacked.ok()) return fail(unpacked);
   {
     // The upload is checked by loading it before it is published.

@@ -102,6 +102,10 @@ class ModelServer {
   // next number (highest version directory + 1). Errors: InvalidArgument (bad name, bad archive, the model does
   // not load: the loader's message), AlreadyExists (the version directory exists), Unavailable (stopped).
   Result<UploadResult> PutVersion(const std::string& model, std::optional<int64_t> version, std::string_view body);
+  // The same for an upload stored in the file `path` (see UnpackVersionFile: a raw model is moved, not copied).
+  // REQUIRES: `path` is on the repository's filesystem for the move to apply (a copy is made otherwise).
+  Result<UploadResult> PutVersionFile(const std::string& model, std::optional<int64_t> version,
+                                      const std::string& path);
   // Unloads and removes a version directory. NotFound when it is not on disk.
   Status DeleteVersion(const std::string& model, int64_t version);
   // config.yaml as stored, or the defaults serialized when the model has none. NotFound for an unknown model.
@@ -123,6 +127,9 @@ class ModelServer {
  private:
   explicit ModelServer(ModelServerOptions options);
   Status RescanLocked();  // REQUIRES: repo_mu_
+  // An upload: `unpack` writes the version's files into the staging directory it is given.
+  Result<UploadResult> PutVersionWith(const std::string& model, std::optional<int64_t> version,
+                                      const std::function<Status(const std::string&)>& unpack);
   void PollLoop();
   std::string ModelDir(const std::string& model) const;
 

@@ -223,11 +223,18 @@ TEST_F(RestApiTest, KserveInferJsonAndBinary) {
 }
 
 TEST_F(RestApiTest, BodyLimitsAndShutdown) {
-  EXPECT_EQ(api_->BodyLimit("PUT", "/v1/models/m/versions/2"), 5000u);
-  EXPECT_EQ(api_->BodyLimit("POST", "/v1/models/m/versions"), 5000u);
-  EXPECT_EQ(api_->BodyLimit("POST", "/v1/models/m:predict"), 1000u);
-  EXPECT_EQ(api_->BodyLimit("POST", "/v2/models/m/infer"), 1000u);
-  EXPECT_EQ(api_->BodyLimit("PUT", "/v1/models/m/config"), 1000u);
+  // Uploads: the upload limit, streamed to a file at the top of the repository; the rest in memory.
+  for (auto [method, path] : {std::pair{"PUT", "/v1/models/m/versions/2"}, std::pair{"POST", "/v1/models/m/versions"}}) {
+    http::BodyPolicy p = api_->BodyPolicy(method, path);
+    EXPECT_EQ(p.max_bytes, 5000u) << path;
+    EXPECT_EQ(p.spool_dir, server_->repository()) << path;
+  }
+  for (auto [method, path] : {std::pair{"POST", "/v1/models/m:predict"}, std::pair{"POST", "/v2/models/m/infer"},
+                              std::pair{"PUT", "/v1/models/m/config"}, std::pair{"PUT", "/v1/models/m/versions/2:x"}}) {
+    http::BodyPolicy p = api_->BodyPolicy(method, path);
+    EXPECT_EQ(p.max_bytes, 1000u) << path;
+    EXPECT_EQ(p.spool_dir, "") << path;
+  }
   Reply r = Call("POST", "/v1/models/m:predict", std::string(1001, ' '));
   EXPECT_EQ(r.status, 413);
   api_->SetShuttingDown();

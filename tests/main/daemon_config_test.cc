@@ -77,7 +77,9 @@ TEST(DaemonConfigTest, AcceptsEveryKey) {
       {"log_format: 'json'", [](DaemonConfig& c) { c.log_format = "json"; }},
       {"max_request_bytes: 1", [](DaemonConfig& c) { c.max_request_bytes = 1; }},
       {"max_request_bytes: 1048576", [](DaemonConfig& c) { c.max_request_bytes = 1048576; }},
-      {"max_request_bytes: 18446744073709551615", [](DaemonConfig& c) { c.max_request_bytes = UINT64_MAX; }},
+      {"max_request_bytes: 1073741824", [](DaemonConfig& c) { c.max_request_bytes = 1ull << 30; }},
+      {"max_request_bytes: 18446744073709551615\nmax_body_memory_bytes: 18446744073709551615",
+       [](DaemonConfig& c) { c.max_request_bytes = c.max_body_memory_bytes = UINT64_MAX; }},
       {"max_upload_bytes: 1", [](DaemonConfig& c) { c.max_upload_bytes = 1; }},
       {"max_upload_bytes: 5368709120", [](DaemonConfig& c) { c.max_upload_bytes = 5368709120ull; }},
       {"shutdown_timeout_seconds: 0", [](DaemonConfig& c) { c.shutdown_timeout_seconds = 0; }},
@@ -85,6 +87,21 @@ TEST(DaemonConfigTest, AcceptsEveryKey) {
       {"inference_threads: 0", [](DaemonConfig& c) { c.inference_threads = 0; }},
       {"inference_threads: 8", [](DaemonConfig& c) { c.inference_threads = 8; }},
       {"inference_threads: 1024", [](DaemonConfig& c) { c.inference_threads = 1024; }},
+      {"http_threads: 0", [](DaemonConfig& c) { c.http_threads = 0; }},
+      {"http_threads: 256", [](DaemonConfig& c) { c.http_threads = 256; }},
+      {"max_connections: 1", [](DaemonConfig& c) { c.max_connections = 1; }},
+      {"max_connections: 1048576", [](DaemonConfig& c) { c.max_connections = 1 << 20; }},
+      {"max_request_line_bytes: 256", [](DaemonConfig& c) { c.max_request_line_bytes = 256; }},
+      {"max_header_bytes: 16777216", [](DaemonConfig& c) { c.max_header_bytes = 16 << 20; }},
+      {"max_header_bytes: 1024\nmax_request_line_bytes: 1024",
+       [](DaemonConfig& c) { c.max_header_bytes = c.max_request_line_bytes = 1024; }},
+      {"max_header_count: 1", [](DaemonConfig& c) { c.max_header_count = 1; }},
+      {"max_header_count: 10000", [](DaemonConfig& c) { c.max_header_count = 10000; }},
+      {"max_body_memory_bytes: 67108864", [](DaemonConfig& c) { c.max_body_memory_bytes = 64 << 20; }},
+      {"header_timeout_seconds: 1", [](DaemonConfig& c) { c.header_timeout_seconds = 1; }},
+      {"body_timeout_seconds: 86400", [](DaemonConfig& c) { c.body_timeout_seconds = 86400; }},
+      {"min_body_bytes_per_second: 0", [](DaemonConfig& c) { c.min_body_bytes_per_second = 0; }},
+      {"idle_timeout_seconds: 5", [](DaemonConfig& c) { c.idle_timeout_seconds = 5; }},
   };
   for (const Good& row : rows) {
     DaemonConfig want;
@@ -192,6 +209,19 @@ TEST(DaemonConfigTest, RefusesWithAClearMessage) {
       {"inference_threads: 1025", "inference_threads: expected an integer in 0..1024, got 1025"},
       {"inference_threads: all", "inference_threads: expected an integer in 0..1024, got \"all\""},
       {"inference_threads: 00", "inference_threads: expected an integer in 0..1024, got \"00\""},
+      // The HTTP server's limits.
+      {"http_threads: 257", "http_threads: expected an integer in 0..256, got 257"},
+      {"max_connections: -1", "max_connections: expected an integer in 0..1048576, got -1"},
+      {"max_request_line_bytes: 255", "max_request_line_bytes: expected an integer in 256..1048576, got 255"},
+      {"max_header_bytes: 100", "max_header_bytes: expected an integer in 1024..16777216, got 100"},
+      {"max_header_count: 0", "max_header_count: expected an integer in 1..10000, got 0"},
+      {"max_body_memory_bytes: 0", "max_body_memory_bytes: expected a positive integer, got 0"},
+      {"header_timeout_seconds: 0", "header_timeout_seconds: expected an integer in 1..86400, got 0"},
+      {"idle_timeout_seconds: 86401", "idle_timeout_seconds: expected an integer in 1..86400, got 86401"},
+      {"min_body_bytes_per_second: x", "min_body_bytes_per_second: expected a non-negative integer, got \"x\""},
+      {"max_header_bytes: 2048\nmax_request_line_bytes: 4096",
+       "max_header_bytes (2048) must be at least max_request_line_bytes (4096)"},
+      {"max_body_memory_bytes: 1000", "max_body_memory_bytes (1000) must be at least max_request_bytes (67108864)"},
   };
   for (const Bad& row : rows) {
     auto r = ParseDaemonConfig(row.yaml, "/etc/ferry");
@@ -208,10 +238,10 @@ TEST(DaemonConfigTest, HostileInputsDoNotCrash) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
 
-  // A long unknown key is cut short in the message.
+  // A long unknown key is cut short in the message (which lists the known keys).
   r = ParseDaemonConfig(std::string(1000, 'k') + ": 1", "/");
   ASSERT_FALSE(r.ok());
-  EXPECT_LT(r.status().message().size(), 400u);
+  EXPECT_LT(r.status().message().size(), 800u);
 
   // Control characters are escaped, not echoed raw.
   r = ParseDaemonConfig("log_level: \"in\\x01fo\"", "/");
