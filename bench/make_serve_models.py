@@ -11,6 +11,9 @@ OUT_DIR/repo/<model>/1/model.onnx and OUT_DIR/repo/<model>/config.yaml (max_batc
   cnn_large  the same with 64 and 128 channels and Gemm 1024 (about 43 MFLOP and 26 MB of weights per image:
         compute-bound, and much cheaper per image in a batch, where the Gemm weights are read once)
   tiny  x[batch, 4] -> Add a constant [4] (the REST overhead with next to no compute)
+  mlp784  x[batch, 784] -> Gemm 256 -> Relu -> Gemm 10 -> Softmax (an MNIST-sized MLP, bench/http_bench.sh)
+  image128  image[batch, 3, 128, 128] -> Conv 16 3x3/2 -> Relu -> MaxPool 2 -> Conv 32 3x3/2 -> Relu
+        -> GlobalAveragePool -> Gemm 10 (a cheap model behind a 1 MB JSON request, bench/http_bench.sh)
 and per model, one example (values are multiples of 1/256 in [-1, 1], exact in float32 and short in JSON):
   <model>.tfs.json       TF Serving predict, row format, one instance
   <model>.kserve.json    KServe v2 infer, one row, flat data
@@ -81,7 +84,33 @@ def tiny():
     return g.model(), ("x", [4])
 
 
-BUILDERS = {"mlp": mlp, "cnn": cnn, "cnn_large": cnn_large, "tiny": tiny}
+def mlp784():
+    g, w = GraphBuilder("mlp784", 13), Weights(14)
+    y = g.input("x", FLOAT, ["batch", 784])
+    y = g.op("Relu", [gemm(g, w, y, 784, 256)])
+    g.op("Softmax", [gemm(g, w, y, 256, 10)], outputs=["probs"], axis=-1)
+    g.output("probs", FLOAT, ["batch", 10])
+    return g.model(), ("x", [784])
+
+
+def image128():
+    g, w = GraphBuilder("image128", 13), Weights(15)
+    y = g.input("image", FLOAT, ["batch", 3, 128, 128])
+    y = g.op("Relu", [conv(g, w, y, 3, 16, 3, stride=2)])  # 64x64
+    y = g.op("MaxPool", [y], kernel_shape=[2, 2], strides=[2, 2])  # 32x32
+    y = g.op("Relu", [conv(g, w, y, 16, 32, 3, stride=2)])  # 16x16
+    y = g.op("GlobalAveragePool", [y])
+    y = g.op("Flatten", [y], axis=1)
+    g.op("Identity", [gemm(g, w, y, 32, 10)], outputs=["logits"])
+    g.output("logits", FLOAT, ["batch", 10])
+    return g.model(), ("image", [3, 128, 128])
+
+
+BUILDERS = {"mlp": mlp, "cnn": cnn, "cnn_large": cnn_large, "tiny": tiny, "mlp784": mlp784, "image128": image128}
+# Bodies written with full float32 values (17 significant digits in JSON, as json.dumps of numpy float32 data
+# prints them) instead of short multiples of 1/256: image128's KServe body is then about 1 MB, like a real
+# client's 3x128x128 image.
+FULL_PRECISION = {"image128"}
 
 
 def dump(path, obj):
@@ -104,12 +133,15 @@ def main():
         with open(os.path.join(out, "repo", name, "config.yaml"), "w") as f:
             f.write(CONFIG)
         rng = np.random.default_rng(200 + i)
-        example = (rng.integers(-256, 257, int(np.prod(shape))) / 256.0).reshape(shape)
+        if name in FULL_PRECISION:
+            example = rng.random(int(np.prod(shape)), dtype=np.float32).astype(np.float64).reshape(shape)
+        else:
+            example = (rng.integers(-256, 257, int(np.prod(shape))) / 256.0).reshape(shape)
         dump(os.path.join(out, f"{name}.tfs.json"), {"instances": [example.tolist()]})
         dump(os.path.join(out, f"{name}.kserve.json"),
              {"inputs": [{"name": input_name, "datatype": "FP32", "shape": [1] + shape,
                           "data": example.reshape(-1).tolist()}]})
-        for b in BATCHES:
+        for b in BATCHES if name not in FULL_PRECISION else [1]:
             flat = np.tile(example.reshape(-1), b).tolist()
             dump(os.path.join(out, f"{name}.b{b}.json"), {input_name: {"shape": [b] + shape, "data": flat}})
         print(f"{name}: {len(model.graph.node)} nodes, {os.path.getsize(model_path)} bytes")

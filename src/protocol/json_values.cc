@@ -1,5 +1,7 @@
 #include "protocol/json_values.h"
 
+#include <bit>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <type_traits>
@@ -120,32 +122,103 @@ inline bool ConvertNumber(const JsonNumber& n, StorageT<D>* out) {
 constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                              1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-// The common float token, "[-]digits[.digits]" with at most 15 digits in all and no exponent (0.123456,
-// 12.5, 3): value = digits / 10^fraction_digits, both exact in double, so one division rounds correctly
-// (the same double JsonNumber::ToDouble gives). Returns nullptr, storing nothing, for any other token.
-inline const char* ReadPlainDecimal(const char* p, const char* end, double* out) {
-  const char* q = p;
-  const bool negative = q < end && *q == '-';
-  q += negative;
-  if (q >= end || *q < '0' || *q > '9') return nullptr;
-  const char* first = q;
+// Eight ASCII bytes as a little-endian word: whether all are digits, and their value (the SWAR technique of
+// fast_float and simdjson: two multiplications instead of eight dependent steps).
+inline uint64_t Load8(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline bool EightDigits(uint64_t v) {
+  return ((v & 0xF0F0F0F0F0F0F0F0ull) | (((v + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) ==
+         0x3333333333333333ull;
+}
+inline uint64_t EightDigitsValue(uint64_t v) {
+  v -= 0x3030303030303030ull;
+  v = v * 10 + (v >> 8);  // pairs of digits
+  return (((v & 0x000000FF000000FFull) * 0x000F424000000064ull) +
+          (((v >> 16) & 0x000000FF000000FFull) * 0x0000271000000001ull)) >>
+         32;
+}
+
+// Reads the digit run at q into *m (m = m * 10^k + run) and counts its digits into *count; stops early once the
+// count passes 19 (the caller then gives up on the token; *m may have wrapped by then).
+inline const char* ReadDigitRun(const char* q, const char* end, uint64_t* m, int* count) {
+  if constexpr (std::endian::native == std::endian::little) {
+    while (end - q >= 8 && *count <= 19) {
+      const uint64_t v = Load8(q);
+      if (!EightDigits(v)) break;
+      *m = *m * 100000000 + EightDigitsValue(v);
+      *count += 8;
+      q += 8;
+    }
+  }
+  while (q < end && *q >= '0' && *q <= '9' && *count <= 19) {
+    *m = *m * 10 + static_cast<uint64_t>(*q++ - '0');
+    ++*count;
+  }
+  return q;
+}
+
+// The common float token, "[-]digits[.digits]" with at most 19 digits in all and no exponent (0.123456, 12.5,
+// 3, 0.22806024551391602): value = m / 10^fraction_digits. Returns the end of the token, or nullptr for any
+// other token (storing nothing).
+struct PlainDecimal {
   uint64_t m = 0;
+  int digits = 0;    // digit characters, leading zeros included
+  int fraction = 0;  // of them after the point
+  bool negative = false;
+};
+inline const char* ScanPlainDecimal(const char* p, const char* end, PlainDecimal* out) {
+  const char* q = p;
+  out->negative = q < end && *q == '-';
+  q += out->negative;
+  if (q >= end || *q < '0' || *q > '9') return nullptr;
   if (*q == '0') {
     ++q;
+    out->digits = 1;
   } else {
-    while (q < end && *q >= '0' && *q <= '9') m = m * 10 + static_cast<uint64_t>(*q++ - '0');
+    q = ReadDigitRun(q, end, &out->m, &out->digits);
   }
-  int fraction = 0;
   if (q < end && *q == '.') {
-    const char* dot = q++;
-    while (q < end && *q >= '0' && *q <= '9') m = m * 10 + static_cast<uint64_t>(*q++ - '0');
-    fraction = static_cast<int>(q - dot - 1);
-    if (fraction == 0) return nullptr;
+    const int before = out->digits;
+    q = ReadDigitRun(q + 1, end, &out->m, &out->digits);
+    out->fraction = out->digits - before;
+    if (out->fraction == 0) return nullptr;
   }
-  // 15 digits keep m below 2^53 (and the loops from overflowing); exponents go the general way.
-  if (q - first - (fraction > 0) > 15 || (q < end && (*q == 'e' || *q == 'E'))) return nullptr;
-  const double d = static_cast<double>(m) / kPow10[fraction];
-  *out = negative ? -d : d;
+  if (out->digits > 19 || (q < end && ((*q >= '0' && *q <= '9') || *q == 'e' || *q == 'E'))) return nullptr;
+  return q;
+}
+
+// As a double: exact for up to 15 digits (m and 10^fraction below 2^53, so one division rounds correctly: the
+// double JsonNumber::ToDouble gives). nullptr for longer tokens.
+inline const char* ReadPlainDecimal(const char* p, const char* end, double* out) {
+  PlainDecimal t;
+  const char* q = ScanPlainDecimal(p, end, &t);
+  if (q == nullptr || t.digits > 15) return nullptr;
+  const double d = static_cast<double>(t.m) / kPow10[t.fraction];
+  *out = t.negative ? -d : d;
+  return q;
+}
+
+// As a float, the value static_cast<float>(JsonNumber::ToDouble()) gives, for up to 19 digits (what printing a
+// float32 as a double gives: 0.22806024551391602). Past 15 digits m / 10^f is computed inexactly, within 3 ulps
+// of the correctly rounded double; rounding that to float gives the same float unless a float rounding boundary
+// (a midpoint between two floats: the double's low 29 mantissa bits are 1 << 28) lies within those ulps, and
+// those rare tokens go the exact way (nullptr). The value is in [1e-19, 1e19]: a normal float.
+inline const char* ReadPlainDecimal(const char* p, const char* end, float* out) {
+  PlainDecimal t;
+  const char* q = ScanPlainDecimal(p, end, &t);
+  if (q == nullptr) return nullptr;
+  const double d = static_cast<double>(t.m) / kPow10[t.fraction];
+  if (t.digits > 15 && t.m != 0) {
+    uint64_t bits;
+    std::memcpy(&bits, &d, sizeof(bits));
+    const int64_t low = static_cast<int64_t>(bits & ((uint64_t{1} << 29) - 1));
+    if (std::abs(low - (int64_t{1} << 28)) <= 16) return nullptr;
+  }
+  const float f = static_cast<float>(d);
+  *out = t.negative ? -f : f;
   return q;
 }
 
@@ -155,11 +228,7 @@ template <DataType D>
 inline const char* ReadLeaf(const char* p, const char* end, StorageT<D>* out) {
   if (p >= end) return nullptr;
   if constexpr (D == DataType::kFloat || D == DataType::kDouble) {
-    double d;
-    if (const char* q = ReadPlainDecimal(p, end, &d)) {
-      *out = static_cast<StorageT<D>>(d);
-      return q;
-    }
+    if (const char* q = ReadPlainDecimal(p, end, out)) return q;
   }
   if constexpr (D == DataType::kBool) {
     if (end - p >= 4 && std::memcmp(p, "true", 4) == 0) {

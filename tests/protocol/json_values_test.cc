@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <random>
@@ -219,6 +220,50 @@ TEST(FillJsonValues, FastPathsMatchStrtod) {
     EXPECT_EQ(f[i], static_cast<float>(expected)) << texts[i];
     EXPECT_EQ(g[i], static_cast<float>(expected)) << texts[i];
   }
+}
+
+// float32 data printed as doubles (16 to 19 digits, what json.dumps of numpy float32 values gives) takes the
+// float fast path; every value must still be static_cast<float>(strtod(token)), also for tokens within a few
+// double ulps of a midpoint between two floats, where an inexact double would round the other way.
+TEST(FillJsonValues, LongFloatTokensMatchStrtod) {
+  std::mt19937_64 rng(23);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  std::uniform_real_distribution<double> log_scale(-6, 7);
+  std::vector<std::string> texts;
+  char buf[64];
+  auto add = [&](const char* format, double v) {
+    std::snprintf(buf, sizeof(buf), format, v);
+    texts.emplace_back(buf);
+  };
+  for (int k = 0; k < 20000; ++k) {
+    const float f = static_cast<float>(unit(rng) * std::pow(10.0, log_scale(rng)));
+    add("%.17g", f);
+    add("%.16g", f);
+    add("%.19g", f);
+    // The midpoint between f and the next float is a double; tokens on it and a few double ulps either side.
+    const double mid = (static_cast<double>(f) + static_cast<double>(std::nextafter(f, 2 * f + 1))) / 2;
+    double near = mid;
+    for (int i = 0; i < 6; ++i) near = std::nextafter(near, 0.0);
+    for (int i = 0; i < 12; ++i, near = std::nextafter(near, 1e300)) add("%.19g", near);
+    add("%.17f", unit(rng));
+    add("-%.18f", unit(rng));
+  }
+  std::string flat = "[";
+  for (size_t i = 0; i < texts.size(); ++i) flat += (i ? "," : "") + texts[i];
+  flat += "]";
+  std::vector<float> f(texts.size());
+  int64_t count = 0;
+  Status element_error;
+  JsonReader r(flat);
+  ASSERT_TRUE(FillJsonLeaves(&r, DataType::kFloat, f.data(), f.size(), &count, &element_error).ok());
+  ASSERT_TRUE(element_error.ok());
+  ASSERT_EQ(count, static_cast<int64_t>(texts.size()));
+  int wrong = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const float want = static_cast<float>(std::strtod(texts[i].c_str(), nullptr));
+    if (f[i] != want && ++wrong <= 10) ADD_FAILURE() << texts[i] << ": got " << f[i] << ", want " << want;
+  }
+  EXPECT_EQ(wrong, 0);
 }
 
 }  // namespace
