@@ -100,6 +100,7 @@ void Connection::BeginRequest() {
   header_handled_ = false;
   continue_pending_ = false;
   scanned_ = 0;
+  header_consumed_ = 0;
   method_.clear();
   target_log_.clear();
   head_ = false;
@@ -159,8 +160,15 @@ void Connection::OnRead(const error_code& ec, size_t n) {
 
 bool Connection::CheckHeaderBytes() {
   const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
-  const size_t eom = data.find("\r\n\r\n", scanned_ >= 3 ? scanned_ - 3 : 0);
-  const size_t end = eom == std::string_view::npos ? data.size() : eom + 4;
+  // Only the header is checked, not body bytes behind it: it ends at "\r\n\r\n", or at a "\r\n" at the start when
+  // the parser has already taken the request line and every field (it consumes complete lines as they come).
+  size_t end;
+  if (header_consumed_ > 0 && data.substr(0, 2) == "\r\n") {
+    end = 2;
+  } else {
+    const size_t eom = data.find("\r\n\r\n", scanned_ >= 3 ? scanned_ - 3 : 0);
+    end = eom == std::string_view::npos ? data.size() : eom + 4;
+  }
   for (size_t i = scanned_; i < end; ++i) {
     if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r')) {
       Refuse(400, "malformed request: a line of the request header ends in a bare LF (CRLF required)");
@@ -168,6 +176,7 @@ bool Connection::CheckHeaderBytes() {
     }
   }
   scanned_ = end;
+  if (header_consumed_ > 0) return true;  // the parser only consumes a request line once it is complete
   const size_t line_end = data.find('\n');
   const size_t line_bytes = line_end == std::string_view::npos ? data.size() : line_end + 1;
   if (line_bytes > core_->options.max_request_line_bytes) {
@@ -179,10 +188,16 @@ bool Connection::CheckHeaderBytes() {
 
 void Connection::Parse() {
   for (;;) {
-    if (!parser_->is_header_done() && !CheckHeaderBytes()) return;
+    const bool in_header = !parser_->is_header_done();
+    if (in_header && !CheckHeaderBytes()) return;
     error_code ec;
     const size_t used = parser_->put(buffer_.data(), ec);
     buffer_.consume(used);
+    if (in_header) {
+      // Beast consumes the request line and complete fields as they come: keep the scan offsets in step.
+      header_consumed_ += used;
+      scanned_ -= std::min(scanned_, used);
+    }
     if (ec == beast_http::error::need_more) break;
     if (ec) {
       if (sink_ && !sink_->status().ok()) return RefuseSink(sink_->status());

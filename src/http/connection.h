@@ -141,7 +141,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool reading_ = false;           // a read is in flight
   bool header_handled_ = false;    // OnHeader ran for the current request
   bool continue_pending_ = false;  // "100 Continue" is due before the body is read
-  size_t scanned_ = 0;             // header bytes already checked by CheckHeaderBytes
+  size_t scanned_ = 0;             // buffered header bytes already checked by CheckHeaderBytes
+  size_t header_consumed_ = 0;     // header bytes the parser has consumed (complete lines)
   bool write_in_flight_ = false;
   bool shutdown_ = false;
 

@@ -9,3 +9,11 @@ if(TARGET ferryd)
   # Starts daemons that use both cores (the hot-swap and shutdown tests time real inference): run it alone.
   set_tests_properties(daemon PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE LABELS "daemon")
 endif()
+# The HTTP layer under hostile traffic (tests/daemon/test_http.py): raw-socket cases, floods with the daemon's
+# peak memory, descriptor exhaustion. Floods push a few hundred MB over loopback: run it alone too.
+if(TARGET ferryd)
+  add_test(NAME http_robustness
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/daemon_test.py --ferryd $<TARGET_FILE:ferryd>
+                   --source-dir ${CMAKE_SOURCE_DIR} --modules test_http)
+  set_tests_properties(http_robustness PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE LABELS "daemon")
+endif()

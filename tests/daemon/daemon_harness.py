@@ -10,6 +10,7 @@ import http.client
 import io
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -91,11 +92,12 @@ def http_request(port, method, path, body=None, headers=None, timeout=60):
 class Daemon:
     """One `ferryd serve` process. Logs (stdout and stderr) go to files under `workdir`."""
 
-    def __init__(self, repo, workdir, extra_args=(), subcommand=True):
+    def __init__(self, repo, workdir, extra_args=(), subcommand=True, open_files=None):
         self.repo = repo
         self.workdir = workdir
         self.extra_args = list(extra_args)
         self.subcommand = subcommand
+        self.open_files = open_files  # RLIMIT_NOFILE (soft and hard) for the process, or None
         self.proc = None
         self.port = None
         self.log_path = None
@@ -116,7 +118,10 @@ class Daemon:
             self.log_path = os.path.join(self.workdir, f"ferryd-{self.port}-{self._n}.log")
             self.out_path = self.log_path + ".stdout"
             with open(self.log_path, "wb") as err, open(self.out_path, "wb") as out:
-                self.proc = subprocess.Popen(self.argv(self.port), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+                limit = self.open_files
+                preexec = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))) if limit else None
+                self.proc = subprocess.Popen(self.argv(self.port), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                             preexec_fn=preexec)
             STARTED.append(self)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:

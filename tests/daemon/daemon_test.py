@@ -65,6 +65,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep temporary directories")
     ap.add_argument("-k", action="append", default=[], dest="patterns", help="only tests matching (unittest -k)")
     ap.add_argument("-v", action="store_true", help="verbose")
+    ap.add_argument("--modules", default=",".join(MODULES),
+                    help=f"comma-separated test modules (default: {','.join(MODULES)}; also: test_http)")
     args = ap.parse_args()
 
     ferryd = os.path.abspath(args.ferryd)
@@ -86,7 +88,7 @@ def main():
     loader = unittest.TestLoader()
     if args.patterns:
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
-    suite = unittest.TestSuite(loader.loadTestsFromName(m) for m in MODULES)
+    suite = unittest.TestSuite(loader.loadTestsFromName(m) for m in args.modules.split(",") if m)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2 if args.v else 1, resultclass=LogDumpingResult)
     t0 = time.monotonic()
     result = runner.run(suite)

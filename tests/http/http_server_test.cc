@@ -573,6 +573,27 @@ TEST(HttpServerLimits, PipelinedRequestsAreAnsweredInOrder) {
   for (auto& t : workers) t.join();
 }
 
+// A request that arrives in pieces, split inside and between header lines, with a body full of bare LFs: the
+// header checks (bare LF, request-line length) look at header bytes only, however the parser consumed them.
+TEST(HttpServerLimits, HeaderInPiecesAndBodyWithLineFeeds) {
+  auto server = StartServer(Echo(), 1 << 20, [](HttpServerOptions& o) { o.max_request_line_bytes = 64; });
+  ASSERT_NE(server, nullptr);
+  const std::string body = "a\nb\n\nc\r\n\n";
+  const std::string raw = "POST /pieces HTTP/1.1\r\nHost: x\r\nX-Long: " + std::string(200, 'v') +
+                          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  for (size_t split : {size_t{5}, size_t{24}, size_t{30}, raw.size() - body.size() - 2, raw.size() - body.size() - 1,
+                       raw.size() - body.size(), raw.size() - 3}) {
+    RawClient c(server->port());
+    ASSERT_TRUE(c.Send(raw.substr(0, split)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(c.Send(raw.substr(split)));
+    auto r = c.Read();
+    ASSERT_TRUE(r.has_value()) << split;
+    EXPECT_EQ(r->status, 200) << split << ": " << r->body;
+    EXPECT_EQ(r->body, body) << split;
+  }
+}
+
 TEST(HttpServerLimits, Expect100ContinueIsAnsweredBeforeTheBody) {
   auto server = StartServer(Echo());
   ASSERT_NE(server, nullptr);
