@@ -9,7 +9,7 @@ pkgs=(
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
   libopenblas-openmp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
   libboost-dev libarchive-dev zlib1g-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev wrk
   python3 python3-numpy python3-onnx python3-sklearn
 )
 # Node.js runs the onnxruntime-node oracle; a machine may already have it from another source.

@@ -10,6 +10,9 @@
 #     batch's compute; tiny predict >= 0.7x the trivial endpoint.
 # Each model is benchmarked alone (the others unloaded), so it has the daemon's whole thread budget.
 #
+#   bench/serve_bench.sh FERRYD --http [--old OTHER_FERRYD] [--duration S] [--threads T]
+#       runs bench/http_bench.py instead: the HTTP layer measured with wrk (trivial GET, mlp784 against a Node.js +
+#       onnxruntime-node server, a 1 MB JSON image beside its compute time), --old measuring another build too.
 #   bench/serve_bench.sh FERRYD [--duration S] [--warmup S] [--quick] [--sweep] [--clients "1 8 32 64"]
 #                        [--models "mlp cnn cnn_large"] [--batching "{max_queue_delay_us: 0}"] [--threads T]
 #                        [--instances N] [--loadgen PATH] [--log-level L] [--keep DIR]
@@ -40,8 +43,12 @@ log_level="info"
 keep=""
 threads="$(nproc)"  # the daemon's default (inference_threads: 0): every core
 instances=1
+http=0
+old_ferryd=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
+    --http) http=1; shift ;;
+    --old) old_ferryd="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
     --quick) quick=1; duration=2; warmup=0.5; shift ;;
@@ -54,12 +61,16 @@ while [[ $# -gt 0 ]]; do
     --keep) keep="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --instances) instances="$2"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     -*) echo "serve_bench: unknown option $1" >&2; exit 2 ;;
     *) ferryd="$1"; shift ;;
   esac
 done
 [[ -n "$ferryd" ]] || { echo "usage: bench/serve_bench.sh FERRYD [options] (--help)" >&2; exit 2; }
+if [[ $http == 1 ]]; then
+  exec "${FERRY_PYTHON:-/usr/bin/python3}" "$here/http_bench.py" "$ferryd" --duration "$duration" --threads "$threads" \
+    ${old_ferryd:+--old "$old_ferryd"}
+fi
 ferryd="$(realpath "$ferryd")"
 [[ -x "$ferryd" ]] || { echo "serve_bench: no ferryd at $ferryd" >&2; exit 2; }
 python="${FERRY_PYTHON:-/usr/bin/python3}"
