@@ -134,6 +134,13 @@ class HttpRobustnessTest(DaemonCase):
     @classmethod
     def populate(cls, repo):
         place_version(repo, "affine", 1, "affine", config="max_batch_size: 8\n")
+        # What a process killed mid-upload leaves behind (a spooled body, a staging directory), and a dot file of
+        # someone else's that must stay.
+        with open(os.path.join(repo, ".ferry-body-0123456789abcdef"), "wb") as f:
+            f.write(b"partial upload")
+        os.makedirs(os.path.join(repo, ".ferry-upload-fedcba9876543210", "sub"))
+        with open(os.path.join(repo, ".keep-me"), "w") as f:
+            f.write("not ours")
 
     @classmethod
     def daemon_args(cls, workdir):
@@ -157,6 +164,9 @@ class HttpRobustnessTest(DaemonCase):
 
     def assertAlive(self):
         self.assertOkJson(self.post("/v1/models/affine:predict", {"instances": X3}))
+
+    def test_leftovers_of_a_killed_process_are_removed_at_start(self):
+        self.assertEqual(sorted(n for n in os.listdir(self.repo) if n.startswith(".")), [".keep-me"])
 
     def test_malformed_framing_is_refused_and_closed(self):
         cases = [
@@ -404,7 +414,8 @@ class HttpRobustnessTest(DaemonCase):
               f", VmHWM {proc_status(pid, 'VmHWM') / 1024:.0f} MiB", flush=True)
         self.assertEqual(statuses, [400] * 4)
         self.assertLess(grown_mib, 48, "uploads were buffered in memory")
-        self.assertFalse([n for n in os.listdir(self.repo) if n.startswith(".")], "spool or staging files left")
+        self.assertEqual([n for n in os.listdir(self.repo) if n.startswith(".")], [".keep-me"],
+                         "spool or staging files left")
         self.assertAlive()
 
 
