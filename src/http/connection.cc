@@ -10,6 +10,7 @@
 #include <limits>
 #include <string_view>
 
+#include "http/header_text.h"
 #include "http/request_target.h"
 
 namespace ferry::http::internal {
@@ -23,18 +24,6 @@ constexpr size_t kKeepBufferBytes = 256 * 1024;        // a larger read buffer i
 constexpr auto kLingerTime = std::chrono::seconds(2);  // how long a closing connection drains what the client sends
 constexpr uint64_t kMaxLingerBytes = 64u << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // A JSON string literal for an error message; control characters become spaces.
 std::string ErrorBody(std::string_view message) {
@@ -275,14 +264,15 @@ bool Connection::OnHeader() {
     return false;
   }
   if (msg.count(beast_http::field::transfer_encoding) > 0) {
-    const std::string_view te = Trim(msg[beast_http::field::transfer_encoding]);
+    const std::string_view te = TrimBlanks(msg[beast_http::field::transfer_encoding]);
     if (http10_) {
       Refuse(400, "malformed request: Transfer-Encoding in an HTTP/1.0 request");
       return false;
     }
     if (!IEquals(te, "chunked")) {
       const size_t comma = te.rfind(',');
-      const bool ends_chunked = IEquals(Trim(comma == std::string_view::npos ? te : te.substr(comma + 1)), "chunked");
+      const bool ends_chunked =
+          IEquals(TrimBlanks(comma == std::string_view::npos ? te : te.substr(comma + 1)), "chunked");
       if (ends_chunked) {
         Refuse(501, fmt::format("transfer coding \"{}\" is not supported (only chunked)", te));
       } else {
@@ -301,7 +291,7 @@ bool Connection::OnHeader() {
     return false;
   }
   if (msg.count(beast_http::field::expect) > 0) {
-    if (!IEquals(Trim(msg[beast_http::field::expect]), "100-continue")) {
+    if (!IEquals(TrimBlanks(msg[beast_http::field::expect]), "100-continue")) {
       Refuse(417, "only the expectation 100-continue is supported");
       return false;
     }
@@ -405,7 +395,7 @@ void Connection::OnReply(const std::shared_ptr<ReplySlot>& slot, HttpResponse re
   if (slot != slot_ || phase_ != Phase::kHandler) return;
   bool close = !keep_alive_ || shutdown_;
   for (const auto& [name, value] : response.headers) {
-    if (IEquals(name, "connection") && IEquals(Trim(value), "close")) close = true;
+    if (IEquals(name, "connection") && IEquals(TrimBlanks(value), "close")) close = true;
   }
   WriteResponse(std::move(response), close);
 }

@@ -1,25 +1,17 @@
 #include "http/content_coding.h"
 
 #include <algorithm>
-#include <cctype>
 #include <vector>
+
+#include "http/header_text.h"
 
 namespace ferry::http {
 namespace {
 
+using internal::IEquals;
+using internal::TrimBlanks;
+
 constexpr size_t kOutPiece = 64 * 1024;
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // A qvalue (RFC 9110 12.4.2): "0", "1", "0.5", "1.000"; nullopt when malformed.
 std::optional<double> ParseQ(std::string_view s) {
@@ -51,7 +43,7 @@ const char* ContentCodingName(ContentCoding coding) {
 }
 
 std::optional<ContentCoding> ParseContentEncoding(std::string_view value) {
-  value = Trim(value);
+  value = TrimBlanks(value);
   if (value.empty() || IEquals(value, "identity")) return ContentCoding::kIdentity;
   if (IEquals(value, "gzip") || IEquals(value, "x-gzip")) return ContentCoding::kGzip;
   if (IEquals(value, "deflate")) return ContentCoding::kDeflate;
@@ -65,12 +57,12 @@ ContentCoding NegotiateResponseCoding(std::string_view accept_encoding) {
     std::string_view item = accept_encoding.substr(0, comma);
     accept_encoding = comma == std::string_view::npos ? std::string_view() : accept_encoding.substr(comma + 1);
     size_t semi = item.find(';');
-    std::string_view name = Trim(item.substr(0, semi));
+    std::string_view name = TrimBlanks(item.substr(0, semi));
     std::optional<double> q = 1.0;
     if (semi != std::string_view::npos) {
-      std::string_view param = Trim(item.substr(semi + 1));
+      std::string_view param = TrimBlanks(item.substr(semi + 1));
       if (param.size() < 2 || (param[0] != 'q' && param[0] != 'Q') || param[1] != '=') continue;
-      q = ParseQ(Trim(param.substr(2)));
+      q = ParseQ(TrimBlanks(param.substr(2)));
       if (!q) continue;
     }
     if (IEquals(name, "gzip") || IEquals(name, "x-gzip")) {

@@ -4,28 +4,15 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 
+#include "zlib_util.h"
+
 namespace ferry::http {
 namespace {
-
-std::string Gzip(const std::string& data) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(out.size() - z.avail_out);
-  deflateEnd(&z);
-  return out;
-}
 
 TEST(MemoryBudget, AcquiresOnlyWhatFits) {
   MemoryBudget budget(100);
@@ -87,7 +74,7 @@ TEST(BodySink, DecodedSizeCountsAgainstTheLimit) {
   o.max_bytes = 1 << 20;
   o.coding = ContentCoding::kGzip;
   o.budget = &budget;
-  const std::string bomb = Gzip(std::string(32 << 20, '\0'));
+  const std::string bomb = testing::ZlibCompress(std::string(32 << 20, '\0'), 31);
   o.content_length = bomb.size();
   auto sink = BodySink::Create(o);
   ASSERT_TRUE(sink.ok());
@@ -96,7 +83,7 @@ TEST(BodySink, DecodedSizeCountsAgainstTheLimit) {
 
   o.max_bytes = 64 << 20;
   const std::string text(3 << 20, 'q');
-  const std::string gz = Gzip(text);
+  const std::string gz = testing::ZlibCompress(text, 31);
   o.content_length = gz.size();
   auto ok = BodySink::Create(o);
   ASSERT_TRUE(ok.ok());

@@ -3,40 +3,16 @@
 #include "http/content_coding.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <string>
+
+#include "zlib_util.h"
 
 namespace ferry::http {
 namespace {
 
-std::string ZlibDeflate(const std::string& data, int window_bits) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 9, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(out.size() - z.avail_out);
-  deflateEnd(&z);
-  return out;
-}
-
-std::string ZlibInflate(const std::string& data, int window_bits) {
-  z_stream z{};
-  EXPECT_EQ(inflateInit2(&z, window_bits), Z_OK);
-  std::string out(1 << 20, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(out.size() - z.avail_out);
-  inflateEnd(&z);
-  return out;
-}
+using testing::ZlibCompress;
+using testing::ZlibDecompress;
 
 // Feeds `wire` to an Inflater in pieces of `piece` bytes; returns the decoded bytes or the error.
 Result<std::string> Decode(ContentCoding coding, const std::string& wire, size_t piece) {
@@ -82,20 +58,20 @@ TEST(ContentCoding, InflatesWhatZlibCompressed) {
   std::string text;
   for (int i = 0; i < 20000; ++i) text += std::to_string(i * 7919 % 10007) + ",";
   for (size_t piece : {size_t{1}, size_t{7}, size_t{4096}, size_t{1} << 20}) {
-    auto gz = Decode(ContentCoding::kGzip, ZlibDeflate(text, 31), piece);
+    auto gz = Decode(ContentCoding::kGzip, ZlibCompress(text, 31, 9), piece);
     ASSERT_TRUE(gz.ok()) << gz.status().ToString();
     EXPECT_TRUE(*gz == text) << piece;
-    auto zl = Decode(ContentCoding::kDeflate, ZlibDeflate(text, 15), piece);
+    auto zl = Decode(ContentCoding::kDeflate, ZlibCompress(text, 15, 9), piece);
     ASSERT_TRUE(zl.ok()) << zl.status().ToString();
     EXPECT_TRUE(*zl == text);
-    auto raw = Decode(ContentCoding::kDeflate, ZlibDeflate(text, -15), piece);
+    auto raw = Decode(ContentCoding::kDeflate, ZlibCompress(text, -15, 9), piece);
     ASSERT_TRUE(raw.ok()) << raw.status().ToString();
     EXPECT_TRUE(*raw == text);
   }
 }
 
 TEST(ContentCoding, RefusesCorruptTruncatedAndTrailingData) {
-  const std::string gz = ZlibDeflate("hello hello hello", 31);
+  const std::string gz = ZlibCompress("hello hello hello", 31);
   EXPECT_EQ(Decode(ContentCoding::kGzip, gz.substr(0, gz.size() - 3), 4).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(Decode(ContentCoding::kGzip, gz + "junk", 64).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(Decode(ContentCoding::kGzip, gz + gz, 64).status().code(), StatusCode::kInvalidArgument);
@@ -106,7 +82,7 @@ TEST(ContentCoding, RefusesCorruptTruncatedAndTrailingData) {
 }
 
 TEST(ContentCoding, OutputErrorsStopDecoding) {
-  const std::string zeros = ZlibDeflate(std::string(10 << 20, '\0'), 31);
+  const std::string zeros = ZlibCompress(std::string(10 << 20, '\0'), 31);
   Inflater inflater(ContentCoding::kGzip);
   uint64_t seen = 0;
   Status s = inflater.Feed(zeros.data(), zeros.size(), [&](const char*, size_t n) {
@@ -123,10 +99,10 @@ TEST(ContentCoding, CompressRoundTripsThroughZlib) {
   auto gz = Compress(text, ContentCoding::kGzip);
   ASSERT_TRUE(gz.ok());
   EXPECT_LT(gz->size(), text.size() / 4);
-  EXPECT_TRUE(ZlibInflate(*gz, 31) == text);
+  EXPECT_TRUE(ZlibDecompress(*gz, 31) == text);
   auto df = Compress(text, ContentCoding::kDeflate);
   ASSERT_TRUE(df.ok());
-  EXPECT_TRUE(ZlibInflate(*df, 15) == text);
+  EXPECT_TRUE(ZlibDecompress(*df, 15) == text);
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +22,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "zlib_util.h"
 
 namespace ferry::http {
 namespace {
@@ -430,6 +431,9 @@ TEST(HttpServerTest, LargeBodyWithinLimitArrivesIntact) {
 namespace ferry::http {
 namespace {
 
+using testing::ZlibCompress;
+using testing::ZlibDecompress;
+
 // One client connection for several requests; reads Content-Length framed responses one at a time.
 class RawClient {
  public:
@@ -504,40 +508,6 @@ class RawClient {
   int fd_;
   std::string buf_;
 };
-
-// zlib used directly (not through the server's code) to make and check compressed bodies.
-std::string ZlibCompress(const std::string& data, int window_bits) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, data.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(out.size() - z.avail_out);
-  deflateEnd(&z);
-  return out;
-}
-
-std::string ZlibDecompress(const std::string& data, int window_bits) {
-  z_stream z{};
-  EXPECT_EQ(inflateInit2(&z, window_bits), Z_OK);
-  std::string out;
-  char buf[65536];
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  int rc;
-  do {
-    z.next_out = reinterpret_cast<Bytef*>(buf);
-    z.avail_out = sizeof(buf);
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(buf, sizeof(buf) - z.avail_out);
-  } while (rc == Z_OK);
-  inflateEnd(&z);
-  EXPECT_EQ(rc, Z_STREAM_END);
-  return out;
-}
 
 std::string Patterned(size_t n) {
   std::string s(n, '\0');
