@@ -330,6 +330,33 @@ class HttpRobustnessTest(DaemonCase):
         self.wait_for(lambda: self.post("/v2/models/affine/infer", ks_infer_body(X3)).status == 200, 10,
                       "inference once the budget is free")
 
+    def test_body_flood_keeps_memory_within_the_budget(self):
+        # 16 clients at once, each sending a 4 MB inference body (blank padding, then an invalid tensor): at most
+        # the 8 MiB budget of bodies is held; whoever finds it full gets 503 before its body is read, the rest 400.
+        pid = self.daemon.proc.pid
+        body = b" " * (MAX_REQUEST - 2) + b"{}"
+        statuses = []
+
+        def send():
+            status, _, _, _ = self.exchange(b"POST /v2/models/affine/infer HTTP/1.1\r\nHost: x\r\n"
+                                            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+            statuses.append(status)
+
+        base = proc_status(pid, "RssAnon")
+        with AnonPeak(pid) as peak:
+            threads = [threading.Thread(target=send) for _ in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        grown_mib = (peak.peak_kib - base) / 1024
+        print(f"\n  body flood (16 x 4 MB): anonymous RSS {base / 1024:.0f} MiB -> peak {peak.peak_kib / 1024:.0f} MiB,"
+              f" {statuses.count(503)} refused with 503", flush=True)
+        self.assertEqual(len(statuses), 16)
+        self.assertTrue(set(statuses) <= {400, 503}, statuses)
+        self.assertLess(grown_mib, MEMORY_BUDGET / (1 << 20) + 24, "more than the budget of bodies in memory")
+        self.assertAlive()
+
     def test_expect_continue_upload(self):
         model = model_bytes("affine")
         c = self.conn()
