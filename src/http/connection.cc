@@ -24,6 +24,7 @@ constexpr size_t kKeepBufferBytes = 256 * 1024;        // a larger read buffer i
 constexpr auto kLingerTime = std::chrono::seconds(2);  // how long a closing connection drains what the client sends
 constexpr uint64_t kMaxLingerBytes = 64u << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr int kMaxEmptyLines = 8;  // before a request line
 
 // A JSON string literal for an error message; control characters become spaces.
 std::string ErrorBody(std::string_view message) {
@@ -91,6 +92,7 @@ void Connection::BeginRequest() {
   continue_pending_ = false;
   scanned_ = 0;
   header_consumed_ = 0;
+  empty_lines_ = 0;
   method_.clear();
   target_log_.clear();
   head_ = false;
@@ -163,6 +165,19 @@ void Connection::OnRead(const error_code& ec, size_t n) {
   Parse();
 }
 
+bool Connection::SkipLeadingEmptyLines() {
+  // RFC 9112 2.2: empty lines before a request line are ignored (some clients send a CRLF after a POST body).
+  for (;;) {
+    const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    if (data.substr(0, 2) != "\r\n") return true;
+    if (++empty_lines_ > kMaxEmptyLines) {
+      Refuse(400, "malformed request: empty lines instead of a request line");
+      return false;
+    }
+    buffer_.consume(2);
+  }
+}
+
 bool Connection::CheckHeaderBytes() {
   const std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
   // Only the header is checked, not body bytes behind it: it ends at "\r\n\r\n", or at a "\r\n" at the start when
@@ -194,6 +209,7 @@ bool Connection::CheckHeaderBytes() {
 void Connection::Parse() {
   for (;;) {
     const bool in_header = !parser_->is_header_done();
+    if (in_header && header_consumed_ == 0 && !SkipLeadingEmptyLines()) return;
     if (in_header && !CheckHeaderBytes()) return;
     error_code ec;
     const size_t used = parser_->put(buffer_.data(), ec);

@@ -114,8 +114,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Read();
   void OnRead(const boost::system::error_code& ec, size_t n);
   void Parse();
-  bool CheckHeaderBytes();  // bare LF and request-line length, before the parser sees them
-  bool OnHeader();          // false when the request was refused
+  bool SkipLeadingEmptyLines();  // false when it refused the request
+  bool CheckHeaderBytes();       // bare LF and request-line length, before the parser sees them
+  bool OnHeader();               // false when the request was refused
   void OnMessage();
   void Dispatch(HttpRequest request);
   void Refuse(int status, const std::string& reason, std::vector<std::pair<std::string, std::string>> extra = {});
@@ -143,6 +144,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool continue_pending_ = false;  // "100 Continue" is due before the body is read
   size_t scanned_ = 0;             // buffered header bytes already checked by CheckHeaderBytes
   size_t header_consumed_ = 0;     // header bytes the parser has consumed (complete lines)
+  int empty_lines_ = 0;            // CRLFs skipped before the request line
   bool write_in_flight_ = false;
   bool shutdown_ = false;
 
