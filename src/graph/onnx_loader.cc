@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace ferry {
@@ -82,7 +83,7 @@ Status InlineExternalData(onnx::TensorProto* t, const std::string& base_dir) {
                            location);
   }
   if (length < 0) length = static_cast<int64_t>(size) - offset;
-  if (static_cast<uintmax_t>(offset + length) > size) {
+  if (static_cast<uintmax_t>(length) > size - static_cast<uintmax_t>(offset)) {  // offset + length could overflow
     return InvalidArgument("initializer \"{}\": external data [{}, +{}) is past the end of \"{}\"", t->name(), offset,
                            length, location);
   }
@@ -113,6 +114,32 @@ void CopyField(const Src& field, Dst* out) {
   for (int i = 0; i < field.size(); ++i) out[i] = static_cast<Dst>(field.Get(i));
 }
 
+// How many values a tensor proto carries in the typed field its data type uses; -1 for types without one.
+int TypedValueCount(const onnx::TensorProto& p, DataType dtype) {
+  switch (dtype) {
+    case DataType::kFloat:
+      return p.float_data_size();
+    case DataType::kDouble:
+      return p.double_data_size();
+    case DataType::kInt64:
+      return p.int64_data_size();
+    case DataType::kUInt32:
+    case DataType::kUInt64:
+      return p.uint64_data_size();
+    case DataType::kInt32:
+    case DataType::kInt16:
+    case DataType::kInt8:
+    case DataType::kUInt16:
+    case DataType::kFloat16:
+    case DataType::kBFloat16:
+    case DataType::kUInt8:
+    case DataType::kBool:
+      return p.int32_data_size();
+    default:
+      return -1;
+  }
+}
+
 Result<Tensor> TensorFromProto(const onnx::TensorProto& p) {
   if (!IsKnownDataType(p.data_type())) {
     return Unimplemented("tensor \"{}\" has unknown data type {}", p.name(), p.data_type());
@@ -127,68 +154,70 @@ Result<Tensor> TensorFromProto(const onnx::TensorProto& p) {
   Shape shape(p.dims().begin(), p.dims().end());
   for (int64_t d : shape)
     if (d < 0) return InvalidArgument("tensor \"{}\" has a negative dimension", p.name());
-  FERRY_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
-  const int64_t n = t.numel();
-  if (p.has_raw_data()) {
-    if (p.raw_data().size() != t.nbytes()) {
-      return InvalidArgument("tensor \"{}\": raw_data has {} bytes, its shape {} needs {}", p.name(),
-                             p.raw_data().size(), ShapeToString(shape), t.nbytes());
+  // What the proto carries is checked against what its shape declares before any memory is taken: a 100-byte
+  // model that declares gigabytes must not make the loader allocate (and zero) them.
+  const size_t elem = DataTypeSize(dtype);
+  if (elem == 0) return Unimplemented("tensor \"{}\" has unsupported type {}", p.name(), DataTypeName(dtype));
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d > 0 && n > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(elem) / d) {
+      return InvalidArgument("tensor \"{}\": its shape {} does not fit in memory", p.name(), ShapeToString(shape));
     }
-    if (n) std::memcpy(t.data(), p.raw_data().data(), t.nbytes());
-    return t;
+    n *= d;
   }
-  auto check = [&](int got) -> Status {
+  const uint64_t nbytes = static_cast<uint64_t>(n) * elem;
+  if (p.has_raw_data()) {
+    if (p.raw_data().size() != nbytes) {
+      return InvalidArgument("tensor \"{}\": raw_data has {} bytes, its shape {} needs {}", p.name(),
+                             p.raw_data().size(), ShapeToString(shape), nbytes);
+    }
+  } else {
+    const int got = TypedValueCount(p, dtype);
+    if (got < 0) return Unimplemented("tensor \"{}\" has unsupported type {}", p.name(), DataTypeName(dtype));
     if (got != n) {
       return InvalidArgument("tensor \"{}\" has {} values, its shape {} needs {}", p.name(), got, ShapeToString(shape),
                              n);
     }
-    return Status::Ok();
-  };
+  }
+  FERRY_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(dtype, shape));
+  if (p.has_raw_data()) {
+    if (n) std::memcpy(t.data(), p.raw_data().data(), t.nbytes());
+    return t;
+  }
   switch (dtype) {
     case DataType::kFloat:
-      FERRY_RETURN_IF_ERROR(check(p.float_data_size()));
       CopyField(p.float_data(), t.as<float>());
       break;
     case DataType::kDouble:
-      FERRY_RETURN_IF_ERROR(check(p.double_data_size()));
       CopyField(p.double_data(), t.as<double>());
       break;
     case DataType::kInt64:
-      FERRY_RETURN_IF_ERROR(check(p.int64_data_size()));
       CopyField(p.int64_data(), t.as<int64_t>());
       break;
     case DataType::kUInt32:
-      FERRY_RETURN_IF_ERROR(check(p.uint64_data_size()));
       CopyField(p.uint64_data(), t.as<uint32_t>());
       break;
     case DataType::kUInt64:
-      FERRY_RETURN_IF_ERROR(check(p.uint64_data_size()));
       CopyField(p.uint64_data(), t.as<uint64_t>());
       break;
     case DataType::kInt32:
-      FERRY_RETURN_IF_ERROR(check(p.int32_data_size()));
       CopyField(p.int32_data(), t.as<int32_t>());
       break;
     case DataType::kInt16:
-      FERRY_RETURN_IF_ERROR(check(p.int32_data_size()));
       CopyField(p.int32_data(), t.as<int16_t>());
       break;
     case DataType::kInt8:
-      FERRY_RETURN_IF_ERROR(check(p.int32_data_size()));
       CopyField(p.int32_data(), t.as<int8_t>());
       break;
     case DataType::kUInt16:
     case DataType::kFloat16:
     case DataType::kBFloat16:
-      FERRY_RETURN_IF_ERROR(check(p.int32_data_size()));
       CopyField(p.int32_data(), t.as<uint16_t>());
       break;
     case DataType::kUInt8:
-      FERRY_RETURN_IF_ERROR(check(p.int32_data_size()));
       CopyField(p.int32_data(), t.as<uint8_t>());
       break;
     case DataType::kBool:
-      FERRY_RETURN_IF_ERROR(check(p.int32_data_size()));
       for (int64_t i = 0; i < n; ++i) t.as<bool>()[i] = p.int32_data(static_cast<int>(i)) != 0;
       break;
     default:

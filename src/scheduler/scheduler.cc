@@ -16,7 +16,8 @@ namespace {
 
 double Seconds(Clock::TimePoint a, Clock::TimePoint b) { return std::chrono::duration<double>(b - a).count(); }
 uint64_t Nanos(Clock::TimePoint a, Clock::TimePoint b) {
-  return static_cast<uint64_t>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count()));
+  return static_cast<uint64_t>(
+      std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count()));
 }
 
 void Add(DurationStat& s, uint64_t ns, uint64_t count = 1) {
@@ -90,14 +91,14 @@ struct Scheduler::State {
 
   mutable std::mutex mu;
   std::condition_variable cv;
-  SchedulerSettings settings;                 // guarded by mu
-  std::deque<QueuedItem> items;               // guarded by mu
-  std::deque<SchedulerRequest> requests;      // guarded by mu; parallel to items
-  bool stop = false;                          // guarded by mu
-  uint64_t next_id = 0;                       // guarded by mu; makes keys of requests that never combine unique
-  std::vector<std::shared_ptr<Slot>> slots;   // guarded by mu (live ones)
-  SchedulerStats stats;                       // guarded by mu
-  std::mutex update_mu;                       // serializes Update
+  SchedulerSettings settings;                // guarded by mu
+  std::deque<QueuedItem> items;              // guarded by mu
+  std::deque<SchedulerRequest> requests;     // guarded by mu; parallel to items
+  bool stop = false;                         // guarded by mu
+  uint64_t next_id = 0;                      // guarded by mu; makes keys of requests that never combine unique
+  std::vector<std::shared_ptr<Slot>> slots;  // guarded by mu (live ones)
+  SchedulerStats stats;                      // guarded by mu
+  std::mutex update_mu;                      // serializes Update
 
   int64_t max_threads() const { return options.budget ? options.budget->total() : 1; }
   // The batch each new instance plans its memory for: the largest one the settings allow.
@@ -224,14 +225,17 @@ struct Scheduler::State {
         int64_t first = 0;
         for (size_t k = 0; k < batch.size() && bad.ok(); ++k) {
           Result<Tensor> part = SliceRows(out, first, batch_items[k].rows);
-          if (!part.ok()) bad = part.status();
-          else split[k].push_back(std::move(*part));
+          if (!part.ok())
+            bad = part.status();
+          else
+            split[k].push_back(std::move(*part));
           first += batch_items[k].rows;
         }
         if (!bad.ok()) break;
       }
       for (size_t k = 0; k < batch.size(); ++k) {
-        results.push_back(bad.ok() ? Result<std::vector<Tensor>>(std::move(split[k])) : Result<std::vector<Tensor>>(bad));
+        results.push_back(bad.ok() ? Result<std::vector<Tensor>>(std::move(split[k]))
+                                   : Result<std::vector<Tensor>>(bad));
       }
     }
     outputs = std::vector<Tensor>();
@@ -353,7 +357,11 @@ Status Scheduler::Enqueue(SchedulerRequest request) {
       return ResourceExhausted("the queue of {} is full ({} requests waiting)", st.options.name, st.items.size());
     }
     int64_t timeout = request.timeout_us ? *request.timeout_us : st.settings.default_timeout_us;
-    if (timeout > 0) item.deadline = item.enqueued + std::chrono::microseconds(timeout);
+    if (timeout > 0) {
+      // Saturates: a timeout past what the clock can represent means no deadline, not an overflow into the past.
+      const auto room = std::chrono::duration_cast<std::chrono::microseconds>(Clock::kNever - item.enqueued).count();
+      item.deadline = timeout >= room ? Clock::kNever : item.enqueued + std::chrono::microseconds(timeout);
+    }
     // Only items whose key can combine need a batching key; with batching off every request runs alone.
     if (!st.settings.batching.dynamic) item.shape_key.clear();
     if (item.shape_key.empty()) item.shape_key = "#" + std::to_string(st.next_id++);
@@ -394,7 +402,8 @@ Status Scheduler::Update(const SchedulerSettings& settings) {
       st.slots.pop_back();
     }
   }
-  if (st.options.budget) st.options.budget->AddInstances(static_cast<int>(added.size()) - static_cast<int>(retired.size()));
+  if (st.options.budget)
+    st.options.budget->AddInstances(static_cast<int>(added.size()) - static_cast<int>(retired.size()));
   for (auto& slot : added) st.Start(slot, state_);
   st.cv.notify_all();  // new settings: decide again
   for (auto& slot : retired) {

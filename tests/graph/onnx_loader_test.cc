@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
+#include <sys/resource.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -129,6 +132,38 @@ TEST(OnnxLoaderTest, ShapeMismatchIsRefusedAtLoad) {
   auto model = Model::FromGraph(std::move(*g), info);
   ASSERT_FALSE(model.ok());
   EXPECT_NE(model.status().message().find("\"add\""), std::string::npos) << model.status().message();
+}
+
+// In a death-test child: limits the address space to 1 GiB, loads `bytes`, exits 0 when the load fails with a
+// message containing `want`.
+[[noreturn]] void LoadUnderMemoryLimitAndExpect(const std::string& bytes, const std::string& want) {
+  rlimit limit{};
+  limit.rlim_cur = limit.rlim_max = 1ull << 30;
+  setrlimit(RLIMIT_AS, &limit);
+  auto g = LoadOnnxModelFromBytes(bytes, "", nullptr);
+  std::fprintf(stderr, "%s\n", g.ok() ? "loaded" : g.status().message().c_str());
+  std::exit(!g.ok() && g.status().message().find(want) != std::string::npos ? 0 : 1);
+}
+
+// A few bytes of model that declare gigabytes: the sizes are compared before anything is allocated. Run in a
+// child with a 1 GiB address-space limit, where allocating the declared 4 GiB would fail (or, unlimited, take and
+// zero 4 GiB) before the mismatch is seen.
+TEST(OnnxLoaderTest, DeclaredSizesAreCheckedBeforeAllocating) {
+  for (bool raw : {true, false}) {
+    onnx::ModelProto m = AddReluModel();
+    auto* w = m.mutable_graph()->mutable_initializer(0);
+    w->set_dims(0, int64_t{1} << 30);
+    if (raw) {
+      w->clear_float_data();
+      w->set_raw_data(std::string(12, '\0'));
+    }
+    const std::string bytes = Bytes(m);
+    ASSERT_LT(bytes.size(), 200u);
+    const std::string want = raw ? "raw_data has 12 bytes, its shape [1073741824] needs 4294967296"
+                                 : "has 3 values, its shape [1073741824] needs 1073741824";
+    EXPECT_EXIT(LoadUnderMemoryLimitAndExpect(bytes, want), ::testing::ExitedWithCode(0), "")
+        << (raw ? "raw_data" : "float_data");
+  }
 }
 
 TEST(OnnxLoaderTest, WrongInputIsAnErrorNotACrash) {

@@ -4,13 +4,14 @@
 // batch sizes they ran; they can be held to keep every instance busy.
 #include "scheduler/scheduler.h"
 
-#include "common/tiny_graph.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <future>
+#include <limits>
 #include <thread>
+
+#include "common/tiny_graph.h"
 
 namespace ferry {
 namespace {
@@ -193,7 +194,7 @@ TEST_F(SchedulerTest, AFullBatchRunsWithoutWaiting) {
 
 TEST_F(SchedulerTest, PreferredSizeRunsAtOnceAndTheRestWaits) {
   auto s = Make(Batching(8, 1000, {2}));
-  backend_.hold = true;  // keep the instance busy until all three are queued
+  backend_.hold = true;            // keep the instance busy until all three are queued
   auto first = Submit(*s, 2, -1);  // two rows: a preferred size, so it runs at once
   backend_.WaitRunning(1);
   auto a = Submit(*s, 1, 0);
@@ -241,6 +242,26 @@ TEST_F(SchedulerTest, DefaultTimeoutAppliesAndZeroMeansNone) {
   ASSERT_TRUE(Ready(defaulted, 5000) && Ready(unlimited, 5000));
   EXPECT_EQ(defaulted.get().status.code(), StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(unlimited.get().status.ok());
+}
+
+// Timeouts past what the clock can hold saturate to "no deadline" (they overflowed into the past and expired at
+// once before).
+TEST_F(SchedulerTest, HugeTimeoutsMeanNoDeadline) {
+  SchedulerSettings settings = Batching(8, 0);
+  settings.default_timeout_us = std::numeric_limits<int64_t>::max();
+  auto s = Make(settings);
+  backend_.hold = true;
+  auto busy = Submit(*s, 1, 0);
+  backend_.WaitRunning(1);
+  auto defaulted = Submit(*s, 1, 1);
+  auto huge = Submit(*s, 1, 2, /*timeout_us=*/9223372036854775);
+  auto largest = Submit(*s, 1, 3, /*timeout_us=*/std::numeric_limits<int64_t>::max());
+  clock_.Advance(std::chrono::hours(24 * 365));
+  backend_.Release();
+  ASSERT_TRUE(Ready(defaulted, 5000) && Ready(huge, 5000) && Ready(largest, 5000));
+  EXPECT_EQ(defaulted.get().y, Expected(1, 1));
+  EXPECT_EQ(huge.get().y, Expected(1, 2));
+  EXPECT_EQ(largest.get().y, Expected(1, 3));
 }
 
 TEST_F(SchedulerTest, TheQueueIsBounded) {
