@@ -26,16 +26,22 @@ std::vector<int64_t> RowMajorStrides(const Shape& shape) {
   return strides;
 }
 
-std::shared_ptr<void> AllocateAligned(size_t bytes) {
+std::shared_ptr<void> AllocateAligned(size_t bytes, bool zero) {
   size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   void* p = std::aligned_alloc(64, rounded);
   if (p == nullptr) return nullptr;
-  std::memset(p, 0, rounded);
+  if (zero) std::memset(p, 0, rounded);
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
 }
 
-Result<Tensor> Tensor::Allocate(DataType dtype, const Shape& shape) {
+Result<Tensor> Tensor::Allocate(DataType dtype, const Shape& shape) { return Allocate(dtype, shape, true); }
+
+Result<Tensor> Tensor::AllocateUninitialized(DataType dtype, const Shape& shape) {
+  return Allocate(dtype, shape, false);
+}
+
+Result<Tensor> Tensor::Allocate(DataType dtype, const Shape& shape, bool zero) {
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) return InvalidArgument("negative dimension in shape {}", ShapeToString(shape));
@@ -49,7 +55,7 @@ Result<Tensor> Tensor::Allocate(DataType dtype, const Shape& shape) {
     return ResourceExhausted("tensor of shape {} is too large", ShapeToString(shape));
   }
   Tensor t;
-  t.storage_ = AllocateAligned(static_cast<size_t>(n) * elem);
+  t.storage_ = AllocateAligned(static_cast<size_t>(n) * elem, zero);
   if (!t.storage_) return ResourceExhausted("out of memory allocating {} bytes", static_cast<size_t>(n) * elem);
   t.view_ = TensorView{dtype, shape, t.storage_.get()};
   return t;

@@ -44,6 +44,10 @@ class Tensor {
   Tensor() = default;
   // Zero-filled host tensor. Fails on negative dims or sizes over 2^40 bytes.
   static Result<Tensor> Allocate(DataType dtype, const Shape& shape);
+  // The same without the zero fill: the contents are unspecified until written. For callers that write every
+  // element (decoders); memory the caller never writes is never touched, so a request that declares more than
+  // it carries costs address space, not resident memory.
+  static Result<Tensor> AllocateUninitialized(DataType dtype, const Shape& shape);
   // Copies `bytes` (must equal the tensor's byte size) into a new tensor.
   static Result<Tensor> FromBytes(DataType dtype, const Shape& shape, const void* bytes, size_t size);
   template <typename T>
@@ -73,6 +77,7 @@ class Tensor {
   Tensor Clone() const;
 
  private:
+  static Result<Tensor> Allocate(DataType dtype, const Shape& shape, bool zero);
   TensorView view_;
   std::shared_ptr<void> storage_;
 };
@@ -88,7 +93,7 @@ Tensor Tensor::FromVector(const Shape& shape, const std::vector<T>& values) {
 double ElementAsDouble(const TensorView& t, int64_t i);
 int64_t ElementAsInt64(const TensorView& t, int64_t i);
 
-// 64-byte-aligned allocation helpers shared by tensors and arenas.
-std::shared_ptr<void> AllocateAligned(size_t bytes);
+// 64-byte-aligned allocation helpers shared by tensors and arenas; zero-filled unless `zero` is false.
+std::shared_ptr<void> AllocateAligned(size_t bytes, bool zero = true);
 
 }  // namespace ferry

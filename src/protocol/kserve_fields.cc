@@ -171,9 +171,11 @@ Status FillKsData(JsonReader* r, DataType dtype, const Shape& shape, size_t text
     out->allocate_error = t.status();
     return r->SkipValue();
   }
-  const bool can_match = static_cast<uint64_t>(numel) <= text_bytes;
+  // n values take at least 2n - 1 characters ("0,0,0"): a shape the text cannot fill allocates nothing, and the
+  // fill writes every element of what it does allocate (a short fill is an error), so no zero fill is needed.
+  const bool can_match = static_cast<uint64_t>(numel) <= (text_bytes + 1) / 2;
   if (can_match) {
-    Result<Tensor> t = Tensor::Allocate(dtype, shape);
+    Result<Tensor> t = Tensor::AllocateUninitialized(dtype, shape);
     if (t.ok()) {
       out->tensor = std::move(t).value();
     } else {

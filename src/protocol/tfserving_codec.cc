@@ -24,8 +24,10 @@ JsonReader ValueReader(std::string_view body, const TfsValue& v) {
 // The checks TF Serving makes before filling an input's tensor, in its order: every instance's shape equals
 // the first one's (`mismatch`: the first that does not), the whole shape fits the spec, the type is one JSON
 // converts to. Then allocates the tensor. `batch`: the number of instances (row format), or nullopt.
+// `body_bytes`: the request's size, which bounds how many values it can hold (n values take 2n - 1 characters);
+// the shapes come from the first element of every list, so a request could claim more than it carries.
 Result<Tensor> PrepareInput(const TensorSpec& spec, const Shape& item_shape, std::optional<size_t> batch,
-                            std::optional<size_t> mismatch, const Shape& mismatch_shape) {
+                            std::optional<size_t> mismatch, const Shape& mismatch_shape, size_t body_bytes) {
   const std::string ctx = fmt::format("input '{}'", spec.name);
   if (mismatch) {
     if (NumElements(mismatch_shape) != NumElements(item_shape)) {
@@ -43,6 +45,10 @@ Result<Tensor> PrepareInput(const TensorSpec& spec, const Shape& item_shape, std
   }
   if (!IsJsonReadable(spec.dtype)) {
     return Unimplemented("{}: Conversion of JSON values to type: {} is not supported", ctx, DataTypeName(spec.dtype));
+  }
+  if (static_cast<uint64_t>(NumElements(shape)) > (static_cast<uint64_t>(body_bytes) + 1) / 2) {
+    return InvalidArgument("{}: shape {} needs {} values, more than a request of {} bytes holds", ctx,
+                           ShapeToString(shape), NumElements(shape), body_bytes);
   }
   Result<Tensor> t = Tensor::Allocate(spec.dtype, shape);
   if (!t.ok()) return t.status().WithContext(ctx);
@@ -62,8 +68,8 @@ Status FillInput(JsonReader* r, const TensorSpec& spec, const Shape& item_shape,
 // Plain list: one input, one value per instance.
 Result<Tensor> DecodePlainRows(std::string_view body, const TfsRows& rows, const TensorSpec& spec) {
   if (rows.first_object) return InvalidArgument("Expecting value/list but got object at item {}", *rows.first_object);
-  FERRY_ASSIGN_OR_RETURN(Tensor t,
-                         PrepareInput(spec, rows.shape, rows.count, rows.first_mismatch, rows.mismatch_shape));
+  FERRY_ASSIGN_OR_RETURN(
+      Tensor t, PrepareInput(spec, rows.shape, rows.count, rows.first_mismatch, rows.mismatch_shape, body.size()));
   JsonReader r = ValueReader(body, rows.list);
   FERRY_RETURN_IF_ERROR(r.EnterArray());
   for (size_t i = 0;; ++i) {
@@ -108,7 +114,7 @@ Result<std::map<std::string, Tensor>> DecodeNamedRows(std::string_view body, con
     }
     std::fill(seen.begin(), seen.end(), false);
     std::optional<std::string> unknown;
-    bool b64;
+    bool b64 = false;
     FERRY_RETURN_IF_ERROR(ReadTfsObject(&r, &b64, [&](std::string_view name, JsonReader* m) -> Status {
       const int k = SpecIndex(specs, name);
       if (k < 0) {
@@ -143,7 +149,7 @@ Result<std::map<std::string, Tensor>> DecodeNamedRows(std::string_view body, con
   Status prepare_error;
   size_t filled = n;
   for (size_t k = 0; k < n && filled == n; ++k) {
-    Result<Tensor> t = PrepareInput(specs[k], shapes[k], rows.count, mismatch[k], mismatch_shape[k]);
+    Result<Tensor> t = PrepareInput(specs[k], shapes[k], rows.count, mismatch[k], mismatch_shape[k], body.size());
     if (t.ok()) {
       tensors[k] = std::move(t).value();
     } else {
@@ -180,7 +186,7 @@ Result<std::map<std::string, Tensor>> DecodeRows(std::string_view body, const Tf
 }
 
 Result<Tensor> DecodeColumn(std::string_view body, const TensorSpec& spec, const TfsValue& value) {
-  FERRY_ASSIGN_OR_RETURN(Tensor t, PrepareInput(spec, value.shape, std::nullopt, std::nullopt, {}));
+  FERRY_ASSIGN_OR_RETURN(Tensor t, PrepareInput(spec, value.shape, std::nullopt, std::nullopt, {}, body.size()));
   JsonReader r = ValueReader(body, value);
   FERRY_RETURN_IF_ERROR(FillInput(&r, spec, value.shape, &t, std::nullopt));
   return t;

@@ -945,7 +945,11 @@ TEST(HttpServerLimits, SpooledBodiesGoToAFileNotMemory) {
     EXPECT_TRUE(seen_content == payload);
     EXPECT_EQ(seen_path.rfind(dir + "/.ferry-body-", 0), 0u) << seen_path;
   }
-  // The request (and with it the file) is gone once the handler let go of it.
+  // The request (and with it the file) is gone once the handler let go of it: the reply can reach the client
+  // before the handler has returned, so wait for that (bounded).
+  for (int i = 0; i < 500 && ::access(seen_path.c_str(), F_OK) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_NE(::access(seen_path.c_str(), F_OK), 0);
   // A gzip upload is decoded into the file.
   r = RoundTrip(server->port(), MakeRequest("PUT", "/upload", ZlibCompress(payload, 31), {"Content-Encoding: gzip"}));
