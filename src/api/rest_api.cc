@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "api/api_internal.h"
+#include "registry/model_config.h"
 
 namespace ferry::api {
 
@@ -90,7 +91,8 @@ void RouteV1(Call& call) {
     }
     if (IEquals(verb, "classify") || IEquals(verb, "regress")) {
       if (method != "POST") return call.respond(MethodNotAllowed());
-      return call.respond(ErrorReply(501, verb + " is not supported: ONNX models have no tf.Example signatures; use :predict"));
+      return call.respond(
+          ErrorReply(501, verb + " is not supported: ONNX models have no tf.Example signatures; use :predict"));
     }
     return Malformed(call);
   }
@@ -195,12 +197,21 @@ bool IsUploadRoute(std::string_view method, std::string_view path) {
   return segs.size() == 3 && IEquals(segs[1], "versions") && segs[2].find(':') == std::string::npos;
 }
 
+// PUT/GET /v1/models/{m}/config: a config.yaml, at most kMaxModelConfigBytes.
+bool IsConfigRoute(std::string_view path) {
+  if (!IStartsWith(path, "/v1/models/")) return false;
+  std::vector<std::string> segs = Split(path.substr(std::string_view("/v1/models/").size()));
+  return segs.size() == 2 && IEquals(segs[1], "config");
+}
+
 }  // namespace
 
 RestApi::RestApi(ModelServer* server, RestApiOptions options) : server_(server), options_(std::move(options)) {}
 
 http::BodyPolicy RestApi::BodyPolicy(std::string_view method, std::string_view path) const {
   if (IsUploadRoute(method, path)) return http::BodyPolicy{options_.max_upload_bytes, server_->repository()};
+  if (IsConfigRoute(path))
+    return http::BodyPolicy{std::min<size_t>(options_.max_request_bytes, kMaxModelConfigBytes), ""};
   return http::BodyPolicy{options_.max_request_bytes, ""};
 }
 
@@ -220,8 +231,7 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
   ++*in_flight;
   ServingMetrics* metrics = &server_->metrics();
   metrics->in_flight().Add(1);
-  http::Responder wrapped = [respond, info, req, start, answered, on_access, in_flight,
-                             metrics](http::HttpResponse r) {
+  http::Responder wrapped = [respond, info, req, start, answered, on_access, in_flight, metrics](http::HttpResponse r) {
     if (answered->exchange(true)) return;
     AccessRecord rec;
     rec.method = req->method;

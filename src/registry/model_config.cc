@@ -2,13 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "registry/yaml_text.h"
-
 #include <algorithm>
 #include <charconv>
 #include <exception>
 #include <set>
 #include <vector>
+
+#include "registry/yaml_text.h"
 
 namespace ferry {
 namespace {
@@ -174,7 +174,12 @@ Result<std::vector<InstanceGroupConfig>> ParseInstances(const YAML::Node& node) 
     return InvalidArgument("{}: expected a non-empty list like [{{kind: cpu, count: 2}}], got {}", key,
                            node.IsSequence() ? "an empty list" : Describe(node));
   }
+  if (node.size() > kMaxInstancesPerModel) {
+    return InvalidArgument("{}: {} groups; at most {} instances per model in all", key, node.size(),
+                           kMaxInstancesPerModel);
+  }
   std::vector<InstanceGroupConfig> groups;
+  int64_t total = 0;
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string where = fmt::format("{}[{}]", key, i);
     FERRY_ASSIGN_OR_RETURN(auto entries, MapEntries(node[i], where));
@@ -187,7 +192,9 @@ Result<std::vector<InstanceGroupConfig>> ParseInstances(const YAML::Node& node) 
         g.kind = value.Scalar();
       } else if (name == "count") {
         FERRY_ASSIGN_OR_RETURN(g.count, ParseInt(value, Join(where, name), 1));
-        if (g.count > 256) return InvalidArgument("{}.count: at most 256, got {}", where, g.count);
+        if (g.count > kMaxInstancesPerModel) {
+          return InvalidArgument("{}.count: at most {}, got {}", where, kMaxInstancesPerModel, g.count);
+        }
       } else if (name == "gpus") {
         FERRY_ASSIGN_OR_RETURN(g.gpus, ParseIntList(value, Join(where, name), 0));
       } else {
@@ -195,6 +202,12 @@ Result<std::vector<InstanceGroupConfig>> ParseInstances(const YAML::Node& node) 
       }
     }
     if (g.kind == "cpu" && !g.gpus.empty()) return InvalidArgument("{}: gpus is only for kind gpu", where);
+    // Each instance is a thread with its own memory plan: the sum is bounded, not only each group.
+    total += g.count;
+    if (total > kMaxInstancesPerModel) {
+      return InvalidArgument("{}: {} instances or more in all; at most {} per model", key, total,
+                             kMaxInstancesPerModel);
+    }
     groups.push_back(std::move(g));
   }
   return groups;
@@ -249,6 +262,9 @@ bool IsValidLabelName(std::string_view name) {
 }
 
 Result<ModelConfig> ParseModelConfig(const std::string& yaml_text) {
+  if (yaml_text.size() > kMaxModelConfigBytes) {
+    return InvalidArgument("config: {} bytes; a config.yaml has at most {}", yaml_text.size(), kMaxModelConfigBytes);
+  }
   // The one boundary where yaml-cpp's exceptions (syntax errors, recursion depth, bad_alloc) become a Status.
   try {
     std::vector<YAML::Node> docs = YAML::LoadAll(yaml_text);

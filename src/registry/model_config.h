@@ -16,8 +16,8 @@
 
 #include <cstdint>
 #include <map>
-#include <string>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -33,6 +33,11 @@ struct DynamicBatchingConfig {
 
   bool operator==(const DynamicBatchingConfig&) const = default;
 };
+
+// Execution instances of one model, all groups together (each is a thread with its own memory plan).
+inline constexpr int64_t kMaxInstancesPerModel = 256;
+// The largest config.yaml accepted (a config is a few lines; bigger is a mistake or an attack).
+inline constexpr size_t kMaxModelConfigBytes = 64 * 1024;
 
 // A group of identical execution instances (Triton's instance_group).
 struct InstanceGroupConfig {
@@ -52,8 +57,8 @@ struct ModelConfig {
   int64_t max_batch_size = 0;
   // Batching; nullopt: off (each request runs on its own). Needs max_batch_size >= 1.
   std::optional<DynamicBatchingConfig> dynamic_batching;
-  int64_t max_queue_size = 1024;  // requests waiting per version, >= 1
-  int64_t default_timeout_us = 0;  // microseconds a request may wait in the queue; 0: no limit
+  int64_t max_queue_size = 1024;               // requests waiting per version, >= 1
+  int64_t default_timeout_us = 0;              // microseconds a request may wait in the queue; 0: no limit
   std::vector<InstanceGroupConfig> instances;  // empty: one cpu instance
 
   bool operator==(const ModelConfig&) const = default;

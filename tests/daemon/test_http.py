@@ -419,6 +419,23 @@ class HttpRobustnessTest(DaemonCase):
         self.assertTrue([l for l in lines if "x\\n[2030-01-01" in l and "\\x1b[31m" in l], "escaped path not logged")
         self.assertFalse([l for l in lines if "\x1b" in l])
 
+    def test_hostile_configs_are_refused_and_change_nothing(self):
+        before = self.get("/v1/models/affine/config").body
+        groups = ", ".join(["{kind: cpu, count: 256}"] * 1000)  # a quarter million threads
+        self.assertError(self.req("PUT", "/v1/models/affine/config", f"instances: [{groups}]"), 400,
+                         "at most 256 instances per model")
+        self.assertError(self.req("PUT", "/v1/models/affine/config", "# " + "x" * (2 << 20)), 413)
+        self.assertEqual(self.get("/v1/models/affine/config").body, before)
+        self.assertAlive()
+        # The largest timeout means no deadline (it overflowed into the past and made every request 504 before),
+        # as does a request's own X-Request-Timeout-Us past what the clock holds.
+        self.assertStatus(self.req("PUT", "/v1/models/affine/config",
+                                   "max_batch_size: 8\ndefault_timeout_us: 9223372036854775807\n"), 200)
+        self.assertAlive()
+        r = self.post("/v1/models/affine:predict", {"instances": X3}, headers={"X-Request-Timeout-Us": "9223372036854775"})
+        self.assertValues(self.assertOkJson(r)["predictions"], affine_expect(X3))
+        self.assertStatus(self.req("PUT", "/v1/models/affine/config", before), 200)
+
     def test_upload_flood_streams_to_disk(self):
         # Four 48 MB uploads at once: streamed to spool files, never held in memory. They are not models (a gzip
         # magic, then junk), so each is refused and nothing is left in the repository.

@@ -70,6 +70,8 @@ struct Bad {
 TEST(ModelConfigTest, RefusesWithAClearMessage) {
   const Bad rows[] = {
       {"lables: {stable: 1}", "unknown key \"lables\""},
+      {"instances: [{kind: cpu, count: 257}]", "instances[0].count: at most 256, got 257"},
+      {"instances: [{count: 200}, {count: 57}]", "instances: 257 instances or more in all; at most 256 per model"},
       {"max_batch_size: 8\nversion_polcy: {all: {}}", "unknown key \"version_polcy\""},
       {"- 1\n- 2\n", "config: expected a map of keys to values, got a list"},
       {"just text", "config: expected a map of keys to values, got \"just text\""},
@@ -142,6 +144,16 @@ TEST(ModelConfigTest, HostileInputsDoNotCrash) {
   r = ParseModelConfig(std::string(1000, 'k') + ": 1");
   ASSERT_FALSE(r.ok());
   EXPECT_LT(r.status().message().size(), 200u);
+
+  // A thousand groups of 256 instances (a quarter million threads) and a 2 MB config are refused.
+  std::string groups = "instances: [";
+  for (int i = 0; i < 1000; ++i) groups += std::string(i ? ", " : "") + "{kind: cpu, count: 256}";
+  r = ParseModelConfig(groups + "]");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("at most 256 instances per model"), std::string::npos) << r.status().message();
+  r = ParseModelConfig("# " + std::string(2 << 20, 'x') + "\nmax_batch_size: 8\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("a config.yaml has at most 65536"), std::string::npos) << r.status().message();
 
   // Control characters are escaped, not echoed raw.
   r = ParseModelConfig("\"a\\x01b\": 1");
