@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/operation_queue.h"
 #include "common/status.h"
 #include "common/tensor.h"
 #include "http/http_types.h"
@@ -32,6 +33,7 @@ struct Call {
   bool shutting_down = false;
   std::string server_version;
   std::shared_ptr<const http::HttpRequest> shared_request;  // lets decoded tensors alias the body (no copy)
+  OperationQueue* operations = nullptr;                     // runs repository operations (RunOffIoThread)
 };
 
 int HttpStatusFor(StatusCode code);
@@ -55,8 +57,9 @@ void RunOnWorker(ModelServer* server, const VersionHandle& handle, std::map<std:
 // The X-Request-Timeout-Us header (microseconds a request may wait in the queue), when present and valid.
 std::optional<int64_t> RequestTimeoutUs(const http::HttpRequest& request);
 
-// Runs fn(call) on a thread of its own: for repository operations (uploads, deletes, config, load/unload) that
-// load models and may take seconds, so they never hold one of the few HTTP I/O threads.
+// Runs fn(call) on the repository operation queue (call.operations): for operations (uploads, deletes, config,
+// load/unload) that load models and may take seconds, so they never hold one of the few HTTP I/O threads. Answers
+// 503 with Retry-After when the queue is full. An exception from fn is answered with 500.
 void RunOffIoThread(const Call& call, std::function<void(Call&)> fn);
 
 // Parses a whole string as a decimal int64 (versions, header values); nullopt when it is not one or overflows.

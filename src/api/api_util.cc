@@ -109,10 +109,19 @@ void RunOnWorker(ModelServer* server, const VersionHandle& handle, std::map<std:
 
 void RunOffIoThread(const Call& call, std::function<void(Call&)> fn) {
   Call copy = call;  // shares the request (shared_request) and the responder
-  try {
-    std::thread([copy, fn = std::move(fn)]() mutable { fn(copy); }).detach();
-  } catch (const std::system_error& e) {
-    call.respond(ErrorReply(503, fmt::format("cannot start the operation: {}", e.what())));
+  const bool queued = call.operations != nullptr && call.operations->Submit([copy, fn = std::move(fn)]() mutable {
+    try {
+      fn(copy);
+    } catch (const std::exception& e) {
+      copy.respond(ErrorReply(500, fmt::format("the operation failed: {}", e.what())));
+    } catch (...) {
+      copy.respond(ErrorReply(500, "the operation failed"));
+    }
+  });
+  if (!queued) {
+    http::HttpResponse r = ErrorReply(503, "too many repository operations are waiting; retry later");
+    r.headers["Retry-After"] = "1";
+    call.respond(std::move(r));
   }
 }
 

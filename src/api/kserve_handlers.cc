@@ -120,8 +120,7 @@ void KsInfer(Call& call, const std::string& model, std::optional<std::string> ve
   std::vector<protocol::TensorSpec> input_specs = InputSpecs(*v.model);
   // Binary inputs alias the request body (kept alive by their tensors): no copy between socket and kernel.
   Result<protocol::KsInferRequest> request = protocol::DecodeKsInferRequest(
-      std::shared_ptr<const std::string>(call.shared_request, &call.shared_request->body), header_length,
-      &input_specs);
+      std::shared_ptr<const std::string>(call.shared_request, &call.shared_request->body), header_length, &input_specs);
   if (!request.ok()) return call.respond(StatusReply(request.status()));
   Status fits = protocol::CheckKsRequestAgainstModel(*request, input_specs, OutputSpecs(*v.model), model);
   if (!fits.ok()) return call.respond(StatusReply(fits));
@@ -194,10 +193,10 @@ void KsRepositoryLoad(Call& call, const std::string& model, bool load) {
     if (!params.is_object()) return call.respond(ErrorReply(400, "'parameters' must be a JSON object"));
     for (const auto& [key, value] : params.items()) {
       if (load && (key == "config" || key.rfind("file:", 0) == 0)) {
-        return call.respond(ErrorReply(
-            501, fmt::format("load parameter '{}' is not supported: upload versions with PUT "
-                             "/v1/models/{}/versions/{{v}} and configs with PUT /v1/models/{}/config",
-                             key, model, model)));
+        return call.respond(
+            ErrorReply(501, fmt::format("load parameter '{}' is not supported: upload versions with PUT "
+                                        "/v1/models/{}/versions/{{v}} and configs with PUT /v1/models/{}/config",
+                                        key, model, model)));
       }
       if (!load && key == "unload_dependents" && !value.is_boolean()) {
         return call.respond(ErrorReply(400, "Invalid value for 'unload_dependents': expected a boolean"));

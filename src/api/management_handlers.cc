@@ -16,8 +16,8 @@ void PutVersion(Call& call, const std::string& model, std::optional<std::string>
   if (version_text) {
     version = ParseInt64(*version_text);
     if (!version || *version < 1) {
-      return call.respond(ErrorReply(400, fmt::format("invalid version \"{}\": versions are positive integers",
-                                                      *version_text)));
+      return call.respond(
+          ErrorReply(400, fmt::format("invalid version \"{}\": versions are positive integers", *version_text)));
     }
   }
   const http::HttpRequest& request = *call.request;

@@ -206,7 +206,11 @@ bool IsConfigRoute(std::string_view path) {
 
 }  // namespace
 
-RestApi::RestApi(ModelServer* server, RestApiOptions options) : server_(server), options_(std::move(options)) {}
+RestApi::RestApi(ModelServer* server, RestApiOptions options)
+    : server_(server),
+      options_(std::move(options)),
+      operations_(std::make_unique<OperationQueue>(std::max(1, options_.repository_threads),
+                                                   std::max<size_t>(1, options_.repository_queue))) {}
 
 http::BodyPolicy RestApi::BodyPolicy(std::string_view method, std::string_view path) const {
   if (IsUploadRoute(method, path)) return http::BodyPolicy{options_.max_upload_bytes, server_->repository()};
@@ -253,7 +257,7 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
     respond(std::move(r));
     --*in_flight;  // last: shutdown waits for this, so nothing here runs after the daemon tears down
   };
-  Call call{server_, req.get(), wrapped, info, shutting_down_.load(), options_.server_version, req};
+  Call call{server_, req.get(), wrapped, info, shutting_down_.load(), options_.server_version, req, operations_.get()};
   // `req` stays alive in the wrapped responder until the reply is sent; handlers that answer later copy what
   // they need.
   if (call.shutting_down) return call.respond(ErrorReply(503, "server is shutting down"));

@@ -4,7 +4,7 @@
 //
 // Threads: Handle runs on an HTTP I/O thread; it decodes the request, picks the version (holding its handle) and
 // hands inference to the version's worker, which encodes and sends the reply. Repository operations (uploads,
-// load/unload, config edits) run on threads of their own, never on the I/O thread.
+// load/unload, config edits) run on a small bounded OperationQueue, never on the I/O thread.
 //
 // Errors are always {"error": "..."} with the status of the table in README.md (400 malformed, 404 unknown,
 // 405 wrong method, 409 exists, 413 too large, 501 unsupported, 503 not ready or queue full).
@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "api/operation_queue.h"
 #include "http/http_server.h"
 #include "http/http_types.h"
 #include "server/model_server.h"
@@ -42,6 +43,10 @@ struct RestApiOptions {
   size_t max_upload_bytes = 1u << 30;    // bytes; PUT/POST of model versions
   // Optional; called once per answered request, on the thread that answered. Must be thread-safe.
   std::function<void(const AccessRecord&)> on_access;
+  // Repository operations (uploads, deletes, config edits, load/unload) run on this many threads; at most
+  // repository_queue of them wait, more get 503.
+  int repository_threads = 2;
+  size_t repository_queue = 64;
 };
 
 class RestApi {
@@ -66,6 +71,7 @@ class RestApi {
  private:
   ModelServer* server_;
   RestApiOptions options_;
+  std::unique_ptr<OperationQueue> operations_;
   std::atomic<bool> shutting_down_{false};
   // Shared with the responders, which may run after the RestApi is gone (a reply finishing past shutdown).
   std::shared_ptr<std::atomic<int64_t>> in_flight_ = std::make_shared<std::atomic<int64_t>>(0);

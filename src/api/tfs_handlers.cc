@@ -105,7 +105,8 @@ void TfsStatus(Call& call, const std::string& model, std::optional<std::string> 
   std::optional<int64_t> wanted;
   if (version) {
     wanted = ParseInt64(*version);
-    if (!wanted) return call.respond(ErrorReply(400, fmt::format("Failed to convert version: {} to numeric.", *version)));
+    if (!wanted)
+      return call.respond(ErrorReply(400, fmt::format("Failed to convert version: {} to numeric.", *version)));
   } else if (label) {
     Result<std::map<std::string, int64_t>> labels = manager.GetLabels(model);
     if (!labels.ok() || !labels->count(*label)) {

@@ -436,6 +436,38 @@ class HttpRobustnessTest(DaemonCase):
         self.assertValues(self.assertOkJson(r)["predictions"], affine_expect(X3))
         self.assertStatus(self.req("PUT", "/v1/models/affine/config", before), 200)
 
+    def test_repository_operations_run_on_a_bounded_pool(self):
+        # 48 config edits at once: they serialize on the repository, and before, each waited on a thread of its own.
+        pid = self.daemon.proc.pid
+        config = self.get("/v1/models/affine/config").body
+        statuses = []
+        peak = [proc_status(pid, "Threads")]
+        base = peak[0]
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], proc_status(pid, "Threads"))
+                time.sleep(0.002)
+
+        def upload(i):
+            statuses.append(self.req("PUT", "/v1/models/affine/config", config).status)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        threads = [threading.Thread(target=upload, args=(i,)) for i in range(48)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        done.set()
+        sampler.join()
+        print(f"\n  48 concurrent config edits: {base} threads before, at most {peak[0]} during", flush=True)
+        self.assertTrue(set(statuses) <= {200, 503}, statuses)
+        self.assertIn(200, statuses)
+        self.assertLessEqual(peak[0] - base, 4, "repository operations started threads of their own")
+        self.assertAlive()
+
     def test_upload_flood_streams_to_disk(self):
         # Four 48 MB uploads at once: streamed to spool files, never held in memory. They are not models (a gzip
         # magic, then junk), so each is refused and nothing is left in the repository.
