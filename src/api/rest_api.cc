@@ -204,7 +204,59 @@ bool IsConfigRoute(std::string_view path) {
   return segs.size() == 2 && IEquals(segs[1], "config");
 }
 
+// Routes that change or reveal the repository: uploads, deletes, config, the KServe repository extension.
+bool IsManagementRoute(std::string_view method, std::string_view path) {
+  if (IsUploadRoute(method, path) || IsConfigRoute(path) || IStartsWith(path, "/v2/repository/")) return true;
+  if (method != "DELETE" || !IStartsWith(path, "/v1/models/")) return false;
+  std::vector<std::string> segs = Split(path.substr(std::string_view("/v1/models/").size()));
+  return segs.size() == 3 && IEquals(segs[1], "versions");
+}
+
+// The host name of a Host value or of an Origin's authority: "LocalHost:8501" -> "localhost", "[::1]:8501" ->
+// "[::1]".
+std::string HostName(std::string_view authority) {
+  size_t end = authority.size();
+  if (!authority.empty() && authority[0] == '[') {
+    end = authority.find(']');
+    end = end == std::string_view::npos ? authority.size() : end + 1;
+  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    end = colon;
+  }
+  std::string name(authority.substr(0, end));
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  return name;
+}
+
 }  // namespace
+
+Status RestApi::CheckManagementOrigin(const http::HttpRequest& request) const {
+  const std::vector<std::string>& allowed = options_.management_hosts;
+  auto is_allowed = [&](std::string_view authority) {
+    return std::find(allowed.begin(), allowed.end(), HostName(authority)) != allowed.end();
+  };
+  auto header = [&](const char* name) -> const std::string* {
+    auto it = request.headers.find(name);
+    return it == request.headers.end() ? nullptr : &it->second;
+  };
+  const std::string* host = header("host");
+  if (host == nullptr || !is_allowed(*host)) {
+    return Status(StatusCode::kFailedPrecondition,
+                  fmt::format("management requests must be addressed to this machine (Host: localhost, 127.0.0.1 or "
+                              "[::1]); got Host \"{}\"",
+                              host ? host->substr(0, 100) : std::string()));
+  }
+  if (const std::string* origin = header("origin")) {
+    const std::string_view o = *origin;
+    const size_t scheme = o.find("://");
+    if (scheme == std::string_view::npos || !is_allowed(o.substr(scheme + 3))) {
+      return Status(StatusCode::kFailedPrecondition, "cross-origin management requests are refused");
+    }
+  }
+  if (const std::string* site = header("sec-fetch-site"); site != nullptr && IEquals(*site, "cross-site")) {
+    return Status(StatusCode::kFailedPrecondition, "cross-site management requests are refused");
+  }
+  return Status::Ok();
+}
 
 RestApi::RestApi(ModelServer* server, RestApiOptions options)
     : server_(server),
@@ -261,6 +313,9 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
   // `req` stays alive in the wrapped responder until the reply is sent; handlers that answer later copy what
   // they need.
   if (call.shutting_down) return call.respond(ErrorReply(503, "server is shutting down"));
+  if (!options_.management_hosts.empty() && IsManagementRoute(req->method, req->path)) {
+    if (Status s = CheckManagementOrigin(*req); !s.ok()) return call.respond(ErrorReply(403, s.message()));
+  }
   const std::string& path = req->path;
   if (IStartsWith(path, "/v1/")) return RouteV1(call);
   if (path == "/metrics") {

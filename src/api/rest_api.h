@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/operation_queue.h"
 #include "http/http_server.h"
@@ -47,6 +48,11 @@ struct RestApiOptions {
   // repository_queue of them wait, more get 503.
   int repository_threads = 2;
   size_t repository_queue = 64;
+  // The DNS-rebinding and cross-site guard of the management routes (uploads, deletes, config, the KServe
+  // repository extension), for a server on a loopback address: when non-empty, such a request is refused with
+  // 403 unless its Host names one of these host names (any port), any Origin names one too, and any
+  // Sec-Fetch-Site is not "cross-site". Lower-case, IPv6 in brackets: {"localhost", "127.0.0.1", "[::1]"}.
+  std::vector<std::string> management_hosts;
 };
 
 class RestApi {
@@ -69,6 +75,9 @@ class RestApi {
   int64_t in_flight() const { return in_flight_->load(); }
 
  private:
+  // The management_hosts guard; FailedPrecondition with the reason when the request is refused.
+  Status CheckManagementOrigin(const http::HttpRequest& request) const;
+
   ModelServer* server_;
   RestApiOptions options_;
   std::unique_ptr<OperationQueue> operations_;

@@ -2,18 +2,17 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <chrono>
 #include <iostream>
-#include <thread>
-
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
-#include <spdlog/spdlog.h>
+#include <thread>
 
 #include "api/rest_api.h"
 #include "http/http_server.h"
@@ -116,6 +115,11 @@ uint64_t RaiseOpenFilesLimit() {
   return limit.rlim_cur == RLIM_INFINITY ? (1u << 20) : static_cast<uint64_t>(limit.rlim_cur);
 }
 
+// True for an address that only this machine reaches: localhost, 127.0.0.0/8, ::1.
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1" || host == "[::1]";
+}
+
 // Descriptors kept for everything but client connections: model files, logs, the repository, uploads.
 constexpr uint64_t kReservedDescriptors = 64;
 
@@ -142,7 +146,6 @@ int ServeCommand(const std::vector<std::string>& args) {
   signal(SIGPIPE, SIG_IGN);
   SetUpLogging(config);
   EventLog log(config.log_format == "json");
-
 
   ModelServerOptions so;
   so.repository = config.model_repository;
@@ -193,6 +196,9 @@ int ServeCommand(const std::vector<std::string>& args) {
                {"model", r.model},
                {"version", r.version}});
   };
+  // On a loopback address, management requests must name this machine (a web page cannot reach them through DNS
+  // rebinding) and must not come from another site.
+  if (IsLoopbackHost(config.host)) ao.management_hosts = {"localhost", "127.0.0.1", "[::1]"};
   api::RestApi rest(server.get(), ao);
 
   http::HttpServerOptions ho;
@@ -223,7 +229,8 @@ int ServeCommand(const std::vector<std::string>& args) {
   ho.min_body_bytes_per_second = config.min_body_bytes_per_second;
   ho.idle_timeout_ms = config.idle_timeout_seconds * 1000;
   // Stop() gives replies still being written this long (after in-flight requests got their own timeout).
-  ho.stop_grace_ms = static_cast<int>(std::min<int64_t>(30000, std::max<int64_t>(2000, config.shutdown_timeout_seconds * 1000)));
+  ho.stop_grace_ms =
+      static_cast<int>(std::min<int64_t>(30000, std::max<int64_t>(2000, config.shutdown_timeout_seconds * 1000)));
   ho.on_refusal = [&log](const http::Refusal& r) {
     std::vector<std::pair<std::string, nlohmann::json>> fields{{"status", r.status}, {"reason", r.reason}};
     if (!r.peer.empty()) fields.emplace_back("peer", r.peer);
@@ -253,8 +260,8 @@ int ServeCommand(const std::vector<std::string>& args) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::default_logger()->flush();
-  log.Write(spdlog::level::info, "shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
-                                                   {"in_flight", rest.in_flight()}});
+  log.Write(spdlog::level::info, "shutting down",
+            {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}, {"in_flight", rest.in_flight()}});
   // New requests get 503 from here on; the ones in flight finish, up to the timeout.
   rest.SetShuttingDown();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(config.shutdown_timeout_seconds);

@@ -4,14 +4,14 @@
 // Expected values are written out by hand.
 #include "api/rest_api.h"
 
-#include "common/tiny_graph.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
+
+#include "common/tiny_graph.h"
 
 namespace ferry::api {
 namespace {
@@ -222,9 +222,43 @@ TEST_F(RestApiTest, KserveInferJsonAndBinary) {
   EXPECT_EQ(r.status, 400) << r.body;
 }
 
+// The loopback guard of the management routes: host names compared without port and case, nothing else
+// accepted (not even names that merely start or end like a local one).
+TEST_F(RestApiTest, ManagementRoutesNeedALocalHostWhenGuarded) {
+  RestApiOptions ao;
+  ao.management_hosts = {"localhost", "127.0.0.1", "[::1]"};
+  api_ = std::make_unique<RestApi>(server_.get(), ao);
+  for (const char* host : {"localhost", "LocalHost:8501", "127.0.0.1:9", "[::1]:8501", "[::1]"}) {
+    EXPECT_EQ(Call("POST", "/v2/repository/index", "", {{"host", host}}).status, 200) << host;
+  }
+  for (const char* host : {"", "evil.example", "localhost.evil.example", "127.0.0.1.nip.io:8501", "[::2]:8501",
+                           "evil.example:80@localhost"}) {
+    Reply r = Call("POST", "/v2/repository/index", "", {{"host", host}});
+    EXPECT_EQ(r.status, 403) << host;
+    EXPECT_NE(r.json.value("error", "").find("addressed to this machine"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Call("POST", "/v2/repository/index", "", {}).status, 403) << "no Host at all";
+  const std::map<std::string, std::string> local = {{"host", "localhost:8501"}};
+  auto with = [&](std::string name, std::string value) {
+    auto h = local;
+    h[name] = value;
+    return h;
+  };
+  EXPECT_EQ(Call("PUT", "/v1/models/m/config", "max_batch_size: 2\n", with("origin", "http://evil.example")).status,
+            403);
+  EXPECT_EQ(Call("PUT", "/v1/models/m/config", "max_batch_size: 2\n", with("origin", "null")).status, 403);
+  EXPECT_EQ(Call("DELETE", "/v1/models/m/versions/1", "", with("sec-fetch-site", "cross-site")).status, 403);
+  EXPECT_EQ(Call("GET", "/v1/models/m/config", "", with("sec-fetch-site", "same-site")).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/models/m/config", "", with("origin", "http://127.0.0.1:3000")).status, 200);
+  // Inference, status and metadata are not management: any Host.
+  EXPECT_EQ(Call("GET", "/v1/models/m", "", {{"host", "evil.example"}}).status, 200);
+  EXPECT_EQ(Call("GET", "/v2/health/live", "", {}).status, 200);
+}
+
 TEST_F(RestApiTest, BodyLimitsAndShutdown) {
   // Uploads: the upload limit, streamed to a file at the top of the repository; the rest in memory.
-  for (auto [method, path] : {std::pair{"PUT", "/v1/models/m/versions/2"}, std::pair{"POST", "/v1/models/m/versions"}}) {
+  for (auto [method, path] :
+       {std::pair{"PUT", "/v1/models/m/versions/2"}, std::pair{"POST", "/v1/models/m/versions"}}) {
     http::BodyPolicy p = api_->BodyPolicy(method, path);
     EXPECT_EQ(p.max_bytes, 5000u) << path;
     EXPECT_EQ(p.spool_dir, server_->repository()) << path;

@@ -360,7 +360,7 @@ class HttpRobustnessTest(DaemonCase):
     def test_expect_continue_upload(self):
         model = model_bytes("affine")
         c = self.conn()
-        c.send(b"PUT /v1/models/continued/versions/1 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        c.send(b"PUT /v1/models/continued/versions/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
                b"Content-Length: %d\r\n\r\n" % len(model))
         status, _, _ = c.read()
         self.assertEqual(status, 100, "no 100 Continue before the body")
@@ -371,7 +371,7 @@ class HttpRobustnessTest(DaemonCase):
         self.assertValues(self.predict("continued", {"instances": X3})["predictions"], affine_expect(X3))
         # Over the upload limit: the final 413 instead of 100 Continue, and no body is read.
         c = self.conn()
-        c.send(b"PUT /v1/models/continued/versions/2 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        c.send(b"PUT /v1/models/continued/versions/2 HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
                b"Content-Length: %d\r\n\r\n" % (MAX_UPLOAD + 1))
         status, _, _ = c.read()
         self.assertEqual(status, 413)
@@ -467,6 +467,31 @@ class HttpRobustnessTest(DaemonCase):
         self.assertIn(200, statuses)
         self.assertLessEqual(peak[0] - base, 4, "repository operations started threads of their own")
         self.assertAlive()
+
+    def test_management_needs_a_local_host_and_no_cross_site_origin(self):
+        # A web page reaching 127.0.0.1 through DNS rebinding (Host: evil.example) or a cross-site form post
+        # (Origin, Sec-Fetch-Site) must not upload, delete, configure or load models. Inference stays open.
+        model = model_bytes("affine")
+        port = self.daemon.port
+        refused = [
+            ("PUT", "/v1/models/evil/versions/1", model, {"Host": f"evil.example:{port}"}),
+            ("PUT", "/v1/models/evil/versions/1", model,
+             {"Origin": "http://evil.example", "Content-Type": "text/plain"}),
+            ("PUT", "/v1/models/evil/versions/1", model, {"Sec-Fetch-Site": "cross-site"}),
+            ("DELETE", "/v1/models/affine/versions/1", None, {"Host": "rebind.example"}),
+            ("PUT", "/v1/models/affine/config", "max_batch_size: 1\n", {"Origin": "null"}),
+            ("POST", "/v2/repository/models/affine/unload", None, {"Host": "attacker.test"}),
+        ]
+        before = os.listdir(self.repo)
+        for method, path, body, headers in refused:
+            with self.subTest(f"{method} {path} {headers}"):
+                self.assertError(self.req(method, path, body, headers=headers), 403)
+        self.assertEqual(os.listdir(self.repo), before)
+        self.assertAlive()
+        ok = {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}", "Sec-Fetch-Site": "same-origin"}
+        self.assertStatus(self.req("POST", "/v2/repository/index", headers=ok), 200)
+        r = self.post("/v1/models/affine:predict", {"instances": X3}, headers={"Host": "anything.example"})
+        self.assertValues(self.assertOkJson(r)["predictions"], affine_expect(X3))
 
     def test_upload_flood_streams_to_disk(self):
         # Four 48 MB uploads at once: streamed to spool files, never held in memory. They are not models (a gzip
