@@ -227,6 +227,15 @@ std::string HostName(std::string_view authority) {
   return name;
 }
 
+// Error messages name files by their place in the repository, never by the server's absolute path: clients have
+// no business knowing where the repository lives. "/srv/models/m/1/model.onnx" -> "<repository>/m/1/model.onnx".
+void HideRepositoryPath(std::string* body, const std::string& repository) {
+  if (repository.empty()) return;
+  for (size_t at = body->find(repository); at != std::string::npos; at = body->find(repository, at)) {
+    body->replace(at, repository.size(), "<repository>");
+  }
+}
+
 }  // namespace
 
 Status RestApi::CheckManagementOrigin(const http::HttpRequest& request) const {
@@ -287,8 +296,11 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
   ++*in_flight;
   ServingMetrics* metrics = &server_->metrics();
   metrics->in_flight().Add(1);
-  http::Responder wrapped = [respond, info, req, start, answered, on_access, in_flight, metrics](http::HttpResponse r) {
+  const std::string& repository = server_->repository();
+  http::Responder wrapped = [respond, info, req, start, answered, on_access, in_flight, metrics,
+                             repository](http::HttpResponse r) {
     if (answered->exchange(true)) return;
+    if (r.status >= 400) HideRepositoryPath(&r.body, repository);
     AccessRecord rec;
     rec.method = req->method;
     rec.path = req->path;

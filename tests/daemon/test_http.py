@@ -7,6 +7,7 @@ hanging the suite. Expected statuses come from RFC 9110/9112; inference values a
 import gzip
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -492,6 +493,20 @@ class HttpRobustnessTest(DaemonCase):
         self.assertStatus(self.req("POST", "/v2/repository/index", headers=ok), 200)
         r = self.post("/v1/models/affine:predict", {"instances": X3}, headers={"Host": "anything.example"})
         self.assertValues(self.assertOkJson(r)["predictions"], affine_expect(X3))
+
+    def test_errors_do_not_reveal_the_repository_path(self):
+        # A hand-copied config.yaml far too large to read: the error names it inside the repository only.
+        model_dir = os.path.join(self.repo, "pathleak")
+        os.makedirs(os.path.join(model_dir, "1"))
+        with open(os.path.join(model_dir, "config.yaml"), "w") as f:
+            f.write("#" + "x" * (2 << 20) + "\n")
+        try:
+            r = self.get("/v1/models/pathleak/config")
+            self.assertGreaterEqual(r.status, 400)
+            self.assertNotIn(self.repo.encode(), r.body)
+            self.assertIn(b"<repository>/pathleak/config.yaml", r.body)
+        finally:
+            shutil.rmtree(model_dir)
 
     def test_upload_flood_streams_to_disk(self):
         # Four 48 MB uploads at once: streamed to spool files, never held in memory. They are not models (a gzip
