@@ -99,6 +99,11 @@ void TfsStatus(Call& call, const std::string& model, std::optional<std::string> 
                std::optional<std::string> label) {
   const ModelManager& manager = call.server->manager();
   Result<ModelStatus> status = manager.GetModelStatus(model);
+  if (status.ok() && status->versions.empty() && !status->error.empty()) {
+    // In the repository, but nothing can be served until its own problem (a config.yaml that does not parse) is
+    // fixed: say so, rather than that the model does not exist.
+    return call.respond(ErrorReply(503, fmt::format("model {} cannot be served: {}", model, status->error)));
+  }
   if (!status.ok() || status->versions.empty()) {
     return call.respond(ErrorReply(404, fmt::format("Could not find any versions of model {}", model)));
   }

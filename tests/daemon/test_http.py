@@ -508,6 +508,25 @@ class HttpRobustnessTest(DaemonCase):
         finally:
             shutil.rmtree(model_dir)
 
+    def test_a_hand_broken_config_is_reported_and_the_server_stays_up(self):
+        # Copied in by hand: a config.yaml that does not parse. The model cannot be served and says why; the
+        # server and its other models go on.
+        model_dir = os.path.join(self.repo, "handbroken")
+        os.makedirs(os.path.join(model_dir, "1"))
+        with open(os.path.join(model_dir, "1", "model.onnx"), "wb") as f:
+            f.write(model_bytes("affine"))
+        with open(os.path.join(model_dir, "config.yaml"), "w") as f:
+            f.write("instances: [" + ", ".join(["{count: 256}"] * 10) + "]\n")
+        try:
+            self.assertError(self.post("/v2/repository/models/handbroken/load"), 400, "at most 256 per model")
+            js = self.assertOkJson(self.get("/v1/models/handbroken"), 503)
+            self.assertIn("at most 256 per model", js["error"])
+            self.assertNotIn(self.repo, js["error"])
+            self.assertAlive()
+        finally:
+            shutil.rmtree(model_dir)
+            self.post("/v2/repository/models/handbroken/unload")
+
     def test_upload_flood_streams_to_disk(self):
         # Four 48 MB uploads at once: streamed to spool files, never held in memory. They are not models (a gzip
         # magic, then junk), so each is refused and nothing is left in the repository.
