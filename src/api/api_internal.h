@@ -22,6 +22,8 @@ struct RequestInfo {
   std::string protocol;
   std::string model;
   std::string version;
+  std::string token;
+  bool management = false;
 };
 
 // Everything a handler needs. `respond` is already wrapped for the access log.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <utility>
 
+#include "api/access_rules.h"
 #include "api/api_internal.h"
 #include "registry/model_config.h"
 
@@ -236,6 +237,34 @@ void HideRepositoryPath(std::string* body, const std::string& repository) {
   }
 }
 
+// The bearer token of the request, checked against what the route needs: its name; InvalidArgument (401) when
+// missing or unknown, FailedPrecondition (403) when its scope or models do not allow it (*found has its name then).
+Result<std::string> Authorize(const auth::TokenSet& tokens, const http::HttpRequest& request, const Access& access,
+                              std::string* found) {
+  auto it = request.headers.find("authorization");
+  std::string_view value = it == request.headers.end() ? std::string_view() : std::string_view(it->second);
+  if (value.size() < 7 || !IEquals(value.substr(0, 7), "Bearer ")) {
+    return InvalidArgument("this server needs a bearer token (Authorization: Bearer <token>)");
+  }
+  value.remove_prefix(7);
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  const auth::Token* token = tokens.Find(value);
+  if (token == nullptr) return InvalidArgument("the bearer token is not valid");
+  *found = token->name;  // named in the access log even when refused
+  if (!token->Allows(access.scope)) {
+    return Status(StatusCode::kFailedPrecondition,
+                  fmt::format("token \"{}\" has no {} scope", token->name, auth::ScopeName(access.scope)));
+  }
+  if (access.server_wide ? !token->CoversServer() : !token->CoversModel(access.model)) {
+    return Status(
+        StatusCode::kFailedPrecondition,
+        access.server_wide
+            ? fmt::format("token \"{}\" is limited to some models; this route covers all of them", token->name)
+            : fmt::format("token \"{}\" does not cover model \"{}\"", token->name, access.model));
+  }
+  return token->name;
+}
+
 }  // namespace
 
 Status RestApi::CheckManagementOrigin(const http::HttpRequest& request) const {
@@ -310,6 +339,8 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
     rec.protocol = info->protocol;
     rec.model = info->model;
     rec.version = info->version;
+    rec.token = info->token;
+    rec.management = info->management;
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     // Model and version labels only for requests that reached a version (unknown names must not add series).
     const bool resolved = !rec.version.empty();
@@ -325,8 +356,31 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
   // `req` stays alive in the wrapped responder until the reply is sent; handlers that answer later copy what
   // they need.
   if (call.shutting_down) return call.respond(ErrorReply(503, "server is shutting down"));
-  if (!options_.management_hosts.empty() && IsManagementRoute(req->method, req->path)) {
-    if (Status s = CheckManagementOrigin(*req); !s.ok()) return call.respond(ErrorReply(403, s.message()));
+  const Access access = RequiredAccess(req->method, req->path);
+  info->management = access.management;
+  std::shared_ptr<const auth::TokenSet> tokens = options_.tokens ? options_.tokens() : nullptr;
+  if (tokens != nullptr) {
+    if (!access.open) {
+      Result<std::string> token = Authorize(*tokens, *req, access, &info->token);
+      if (!token.ok()) {
+        if (token.status().code() == StatusCode::kFailedPrecondition) {
+          return call.respond(ErrorReply(403, token.status().message()));
+        }
+        http::HttpResponse r = ErrorReply(401, token.status().message());
+        r.headers["WWW-Authenticate"] = "Bearer realm=\"ferryd\"";
+        return call.respond(std::move(r));
+      }
+      info->token = std::move(*token);
+    }
+  } else if (IsManagementRoute(req->method, req->path)) {
+    if (!options_.management_without_tokens) {
+      return call.respond(ErrorReply(403,
+                                     "management routes are disabled on a non-loopback address without "
+                                     "tokens: set tokens_file in ferryd.yaml (ferryd token create --help)"));
+    }
+    if (!options_.management_hosts.empty()) {
+      if (Status s = CheckManagementOrigin(*req); !s.ok()) return call.respond(ErrorReply(403, s.message()));
+    }
   }
   const std::string& path = req->path;
   if (IStartsWith(path, "/v1/")) return RouteV1(call);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "api/operation_queue.h"
+#include "auth/token_set.h"
 #include "http/http_server.h"
 #include "http/http_types.h"
 #include "server/model_server.h"
@@ -33,9 +34,11 @@ struct AccessRecord {
   size_t bytes_in = 0;
   size_t bytes_out = 0;
   double seconds = 0;
-  std::string protocol;  // "tfs", "kserve", "ferry", or "" for unrouted requests
-  std::string model;     // "" when the request names none
-  std::string version;   // the version that answered, or "" (not resolved)
+  std::string protocol;     // "tfs", "kserve", "ferry", or "" for unrouted requests
+  std::string model;        // "" when the request names none
+  std::string version;      // the version that answered, or "" (not resolved)
+  std::string token;        // the name of the bearer token that was accepted, or ""
+  bool management = false;  // a repository change (upload, delete, config edit, load/unload): for the audit log
 };
 
 struct RestApiOptions {
@@ -53,6 +56,13 @@ struct RestApiOptions {
   // 403 unless its Host names one of these host names (any port), any Origin names one too, and any
   // Sec-Fetch-Site is not "cross-site". Lower-case, IPv6 in brackets: {"localhost", "127.0.0.1", "[::1]"}.
   std::vector<std::string> management_hosts;
+  // Bearer tokens: while this returns a set, every route but health and server metadata needs a token whose
+  // scope and models allow it (401 with WWW-Authenticate without a valid one, 403 out of scope). Called once per
+  // request (a reloaded set applies at once); must be thread-safe. Unset or nullptr: no authentication.
+  std::function<std::shared_ptr<const auth::TokenSet>()> tokens;
+  // Without tokens: whether the management routes are open (to management_hosts) or answer 403 (a server on a
+  // non-loopback address, where anyone who reaches the port could replace its models).
+  bool management_without_tokens = true;
 };
 
 class RestApi {

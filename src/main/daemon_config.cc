@@ -2,8 +2,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "registry/yaml_text.h"
-
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -15,6 +13,8 @@
 #include <set>
 #include <string_view>
 #include <utility>
+
+#include "registry/yaml_text.h"
 
 namespace ferry {
 namespace {
@@ -202,6 +202,13 @@ Status ParseKey(const std::string& name, const YAML::Node& value, const std::str
     FERRY_ASSIGN_OR_RETURN(config.min_body_bytes_per_second, YamlInteger(value, name, 0, UINT64_MAX, UINT64_MAX));
   } else if (name == "idle_timeout_seconds") {
     FERRY_ASSIGN_OR_RETURN(config.idle_timeout_seconds, YamlInt(value, name, 1, 86400));
+  } else if (name == "tokens_file") {
+    FERRY_ASSIGN_OR_RETURN(std::string path, YamlString(value, name, "a file path"));
+    if (path.empty()) {
+      config.tokens_file.clear();
+    } else {
+      FERRY_ASSIGN_OR_RETURN(config.tokens_file, ResolvePath(path, name, base_dir));
+    }
   } else {
     return InvalidArgument("unknown key {} (known keys: {})", Quote(name),
                            JoinNames(std::begin(kDaemonConfigKeys), std::end(kDaemonConfigKeys)));
@@ -225,14 +232,16 @@ Result<DaemonConfig> ParseDocument(const YAML::Node& root, const std::string& ba
   }
   // Limits that bound one another.
   if (config.max_header_bytes < config.max_request_line_bytes) {
-    return InvalidArgument("max_header_bytes ({}) must be at least max_request_line_bytes ({}): the request line is "
-                           "part of the header",
-                           config.max_header_bytes, config.max_request_line_bytes);
+    return InvalidArgument(
+        "max_header_bytes ({}) must be at least max_request_line_bytes ({}): the request line is "
+        "part of the header",
+        config.max_header_bytes, config.max_request_line_bytes);
   }
   if (config.max_body_memory_bytes < config.max_request_bytes) {
-    return InvalidArgument("max_body_memory_bytes ({}) must be at least max_request_bytes ({}), or no request of the "
-                           "largest allowed size could ever be read",
-                           config.max_body_memory_bytes, config.max_request_bytes);
+    return InvalidArgument(
+        "max_body_memory_bytes ({}) must be at least max_request_bytes ({}), or no request of the "
+        "largest allowed size could ever be read",
+        config.max_body_memory_bytes, config.max_request_bytes);
   }
   return config;
 }

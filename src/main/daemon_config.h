@@ -51,6 +51,10 @@ struct DaemonConfig {
   uint64_t min_body_bytes_per_second = 16 * 1024;
   int idle_timeout_seconds = 60;  // 1..86400
 
+  // The bearer tokens file (auth/token_set.h); "" for none. Absolute after parsing (a relative path is resolved
+  // like model_repository).
+  std::string tokens_file;
+
   bool operator==(const DaemonConfig&) const = default;
 };
 
@@ -74,7 +78,8 @@ inline constexpr const char* kDaemonConfigKeys[] = {"model_repository",
                                                     "header_timeout_seconds",
                                                     "body_timeout_seconds",
                                                     "min_body_bytes_per_second",
-                                                    "idle_timeout_seconds"};
+                                                    "idle_timeout_seconds",
+                                                    "tokens_file"};
 inline constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 inline constexpr const char* kLogFormats[] = {"text", "json"};
 // A sanity bound: a typo such as 80000 threads would otherwise bring the host down instead of failing fast.

@@ -10,6 +10,7 @@
 
 #include "main/cli.h"
 #include "main/serve.h"
+#include "main/token_command.h"
 
 namespace {
 
@@ -21,7 +22,8 @@ constexpr const char* kUsage =
     "                                         `ferryd serve --help` lists the flags)\n"
     "  inspect MODEL.onnx                     print a model's signature, ops, weights and planned memory\n"
     "  run --model M --inputs IN.json [--repeat N] [--threads T]\n"
-    "                                         run a model once on JSON inputs; print the outputs as JSON\n";
+    "                                         run a model once on JSON inputs; print the outputs as JSON\n"
+    "  token create --name N --scope S ...   make a bearer token (`ferryd token --help`)\n";
 
 }  // namespace
 
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return ferry::ServeCommand(args);
   if (cmd == "inspect") return ferry::InspectCommand(args);
   if (cmd == "run") return ferry::RunCommand(args);
+  if (cmd == "token") return ferry::TokenCommand(args);
   std::cerr << "unknown command: " << cmd << "\n" << kUsage;
   return 2;
 }

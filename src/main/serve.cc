@@ -11,10 +11,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "api/rest_api.h"
+#include "auth/token_set.h"
 #include "http/http_server.h"
 #include "main/daemon_config.h"
 #include "server/model_server.h"
@@ -142,6 +144,7 @@ int ServeCommand(const std::vector<std::string>& args) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reloads the tokens file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   SetUpLogging(config);
@@ -185,17 +188,45 @@ int ServeCommand(const std::vector<std::string>& args) {
   ao.max_request_bytes = config.max_request_bytes;
   ao.max_upload_bytes = config.max_upload_bytes;
   ao.on_access = [&log](const api::AccessRecord& r) {
-    log.Write(r.status >= 500 ? spdlog::level::warn : spdlog::level::info, "request",
-              {{"method", r.method},
-               {"path", r.path},
-               {"status", r.status},
-               {"bytes_in", r.bytes_in},
-               {"bytes_out", r.bytes_out},
-               {"ms", std::round(r.seconds * 1e6) / 1e3},
-               {"protocol", r.protocol},
-               {"model", r.model},
-               {"version", r.version}});
+    std::vector<std::pair<std::string, nlohmann::json>> fields{
+        {"method", r.method},     {"path", r.path},           {"status", r.status},
+        {"bytes_in", r.bytes_in}, {"bytes_out", r.bytes_out}, {"ms", std::round(r.seconds * 1e6) / 1e3},
+        {"protocol", r.protocol}, {"model", r.model},         {"version", r.version}};
+    if (!r.token.empty()) fields.emplace_back("token", r.token);  // the token's name, never its secret
+    log.Write(r.status >= 500 ? spdlog::level::warn : spdlog::level::info, "request", fields);
+    if (r.management) {
+      log.Write(spdlog::level::info, "audit: repository change",
+                {{"token", r.token.empty() ? "(none)" : r.token},
+                 {"method", r.method},
+                 {"path", r.path},
+                 {"status", r.status},
+                 {"model", r.model},
+                 {"version", r.version}});
+    }
   };
+  // Bearer tokens, swapped whole on SIGHUP.
+  std::mutex tokens_mu;
+  std::shared_ptr<const auth::TokenSet> tokens;  // GUARDED_BY(tokens_mu)
+  if (!config.tokens_file.empty()) {
+    Result<auth::TokenSet> loaded = auth::TokenSet::Load(config.tokens_file);
+    if (!loaded.ok()) {
+      log.Write(spdlog::level::critical, "cannot start", {{"error", loaded.status().message()}});
+      server->Stop();
+      return 1;
+    }
+    tokens = std::make_shared<const auth::TokenSet>(std::move(*loaded));
+    log.Write(spdlog::level::info, "bearer tokens loaded",
+              {{"file", config.tokens_file}, {"tokens", tokens->tokens().size()}});
+    ao.tokens = [&tokens_mu, &tokens] {
+      std::lock_guard<std::mutex> lock(tokens_mu);
+      return tokens;
+    };
+  } else if (!IsLoopbackHost(config.host)) {
+    log.Write(spdlog::level::warn,
+              "no tokens_file and a non-loopback address: the management routes answer 403 (inference is open)",
+              {{"host", config.host}});
+  }
+  ao.management_without_tokens = IsLoopbackHost(config.host);
   // On a loopback address, management requests must name this machine (a web page cannot reach them through DNS
   // rebinding) and must not come from another site.
   if (IsLoopbackHost(config.host)) ao.management_hosts = {"localhost", "127.0.0.1", "[::1]"};
@@ -258,7 +289,27 @@ int ServeCommand(const std::vector<std::string>& args) {
   std::fflush(stderr);
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    if (config.tokens_file.empty()) {
+      log.Write(spdlog::level::info, "SIGHUP: nothing to reload (no tokens_file)");
+      continue;
+    }
+    Result<auth::TokenSet> reloaded = auth::TokenSet::Load(config.tokens_file);
+    if (!reloaded.ok()) {
+      log.Write(spdlog::level::err, "SIGHUP: tokens file not reloaded, the previous tokens stay",
+                {{"error", reloaded.status().message()}});
+      continue;
+    }
+    auto fresh = std::make_shared<const auth::TokenSet>(std::move(*reloaded));
+    const size_t count = fresh->tokens().size();
+    {
+      std::lock_guard<std::mutex> lock(tokens_mu);
+      tokens = std::move(fresh);
+    }
+    log.Write(spdlog::level::info, "SIGHUP: bearer tokens reloaded", {{"tokens", count}});
+  }
   spdlog::default_logger()->flush();
   log.Write(spdlog::level::info, "shutting down",
             {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}, {"in_flight", rest.in_flight()}});

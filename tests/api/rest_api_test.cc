@@ -11,6 +11,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "api/access_rules.h"
 #include "common/tiny_graph.h"
 
 namespace ferry::api {
@@ -253,6 +254,106 @@ TEST_F(RestApiTest, ManagementRoutesNeedALocalHostWhenGuarded) {
   // Inference, status and metadata are not management: any Host.
   EXPECT_EQ(Call("GET", "/v1/models/m", "", {{"host", "evil.example"}}).status, 200);
   EXPECT_EQ(Call("GET", "/v2/health/live", "", {}).status, 200);
+}
+
+// What each route needs from a token (the table in access_rules.h).
+TEST(AccessRules, RoutesNeedScopesOnModels) {
+  struct Row {
+    const char* method;
+    const char* path;
+    bool open;
+    auth::Scope scope;
+    const char* model;  // "" for server-wide
+    bool management;
+  };
+  const Row rows[] = {
+      {"GET", "/v2/health/ready", true, auth::kRead, "", false},
+      {"GET", "/v2", true, auth::kRead, "", false},
+      {"POST", "/v1/models/m:predict", false, auth::kInfer, "m", false},
+      {"POST", "/v1/models/m/versions/2:predict", false, auth::kInfer, "m", false},
+      {"POST", "/v1/models/m/labels/stable:classify", false, auth::kInfer, "m", false},
+      {"POST", "/v2/models/m/versions/3/infer", false, auth::kInfer, "m", false},
+      {"GET", "/v1/models/m", false, auth::kRead, "m", false},
+      {"GET", "/v1/models/m/metadata", false, auth::kRead, "m", false},
+      {"GET", "/v1/models/m/config", false, auth::kRead, "m", false},
+      {"GET", "/v2/models/m/stats", false, auth::kRead, "m", false},
+      {"PUT", "/v1/models/m/config", false, auth::kManage, "m", true},
+      {"PUT", "/v1/models/m/versions/4", false, auth::kManage, "m", true},
+      {"POST", "/v1/models/m/versions", false, auth::kManage, "m", true},
+      {"DELETE", "/v1/models/m/versions/4", false, auth::kManage, "m", true},
+      {"POST", "/v2/repository/models/m/load", false, auth::kManage, "m", true},
+      {"POST", "/v2/repository/models/m/unload", false, auth::kManage, "m", true},
+      {"POST", "/v2/repository/index", false, auth::kRead, "", false},
+      {"GET", "/v2/models/stats", false, auth::kRead, "", false},
+      {"GET", "/metrics", false, auth::kRead, "", false},
+      {"GET", "/nowhere", false, auth::kRead, "", false},
+  };
+  for (const Row& r : rows) {
+    Access a = RequiredAccess(r.method, r.path);
+    EXPECT_EQ(a.open, r.open) << r.method << " " << r.path;
+    if (r.open) continue;
+    EXPECT_EQ(a.scope, r.scope) << r.method << " " << r.path;
+    EXPECT_EQ(a.model, r.model) << r.method << " " << r.path;
+    EXPECT_EQ(a.server_wide, std::string(r.model).empty()) << r.method << " " << r.path;
+    EXPECT_EQ(a.management, r.management) << r.method << " " << r.path;
+  }
+}
+
+// Bearer tokens: 401 with WWW-Authenticate without a valid one, 403 out of scope or models, the token's name
+// in the access record.
+TEST_F(RestApiTest, BearerTokensGuardEveryRouteButHealth) {
+  auto set = auth::TokenSet::Parse("reader read * " + auth::HashHex("r-secret") + "\n" +  //
+                                   "team manage,read,infer m* " + auth::HashHex("t-secret") + "\n");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  auto tokens = std::make_shared<const auth::TokenSet>(std::move(*set));
+  std::vector<AccessRecord> records;
+  std::mutex mu;
+  RestApiOptions ao;
+  ao.tokens = [tokens] { return tokens; };
+  ao.on_access = [&](const AccessRecord& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    records.push_back(r);
+  };
+  api_ = std::make_unique<RestApi>(server_.get(), ao);
+  auto bearer = [](const char* secret) { return std::map<std::string, std::string>{{"authorization", secret}}; };
+
+  EXPECT_EQ(Call("GET", "/v2/health/live").status, 200);
+  EXPECT_EQ(Call("GET", "/v2").status, 200);
+  Reply r = Call("GET", "/v1/models/m");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.headers["WWW-Authenticate"], "Bearer realm=\"ferryd\"");
+  EXPECT_EQ(Call("GET", "/v1/models/m", "", bearer("Bearer wrong")).status, 401);
+  EXPECT_EQ(Call("GET", "/v1/models/m", "", bearer("Basic r-secret")).status, 401);
+  EXPECT_EQ(Call("GET", "/metrics", "", bearer("Bearer r-secret")).status, 200);
+  EXPECT_EQ(Call("GET", "/v1/models/m", "", bearer("bearer r-secret")).status, 200);  // scheme is case-insensitive
+  r = Call("PUT", "/v1/models/m/config", "max_batch_size: 2\n", bearer("Bearer r-secret"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.json.value("error", "").find("token \"reader\" has no manage scope"), std::string::npos) << r.body;
+  EXPECT_EQ(Call("PUT", "/v1/models/m/config", "max_batch_size: 2\n", bearer("Bearer t-secret")).status, 200);
+  r = Call("GET", "/metrics", "", bearer("Bearer t-secret"));
+  EXPECT_EQ(r.status, 403) << "a token limited to m* does not read server-wide metrics";
+  r = Call("POST", "/v2/repository/models/other/load", "", bearer("Bearer t-secret"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.json.value("error", "").find("does not cover model \"other\""), std::string::npos) << r.body;
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back().token, "team");
+  bool audited = false;
+  for (const AccessRecord& rec : records) {
+    if (rec.path == "/v1/models/m/config" && rec.status == 200) audited = rec.management && rec.token == "team";
+  }
+  EXPECT_TRUE(audited);
+}
+
+TEST_F(RestApiTest, WithoutTokensManagementCanBeClosed) {
+  RestApiOptions ao;
+  ao.management_without_tokens = false;  // a server on a non-loopback address
+  api_ = std::make_unique<RestApi>(server_.get(), ao);
+  Reply r = Call("PUT", "/v1/models/m/versions/2", "model bytes");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.json.value("error", "").find("set tokens_file"), std::string::npos) << r.body;
+  EXPECT_EQ(Call("POST", "/v2/repository/models/m/unload").status, 403);
+  EXPECT_EQ(Call("GET", "/v1/models/m").status, 200);
 }
 
 TEST_F(RestApiTest, BodyLimitsAndShutdown) {

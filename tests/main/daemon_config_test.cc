@@ -102,6 +102,9 @@ TEST(DaemonConfigTest, AcceptsEveryKey) {
       {"body_timeout_seconds: 86400", [](DaemonConfig& c) { c.body_timeout_seconds = 86400; }},
       {"min_body_bytes_per_second: 0", [](DaemonConfig& c) { c.min_body_bytes_per_second = 0; }},
       {"idle_timeout_seconds: 5", [](DaemonConfig& c) { c.idle_timeout_seconds = 5; }},
+      {"tokens_file: tokens.txt", [](DaemonConfig& c) { c.tokens_file = "/etc/ferry/tokens.txt"; }},
+      {"tokens_file: /srv/ferry/tokens", [](DaemonConfig& c) { c.tokens_file = "/srv/ferry/tokens"; }},
+      {"tokens_file: \"\"", [](DaemonConfig& c) { c.tokens_file = ""; }},
   };
   for (const Good& row : rows) {
     DaemonConfig want;
