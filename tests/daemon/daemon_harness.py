@@ -344,6 +344,11 @@ class DaemonCase(unittest.TestCase):
         return []
 
     @classmethod
+    def make_daemon(cls):
+        """The class's daemon (not started yet); override for other flags or process limits."""
+        return Daemon(cls.repo, cls.work, cls.daemon_args(cls.work))
+
+    @classmethod
     def setUpClass(cls):
         cls.tmp = TempDir(f"ferry-daemon-{cls.__name__}-")
         cls.parent = os.path.join(cls.tmp.path, "parent")  # holds only the repository (upload-escape checks)
@@ -352,7 +357,7 @@ class DaemonCase(unittest.TestCase):
         os.makedirs(cls.repo)
         os.makedirs(cls.work)
         cls.populate(cls.repo)
-        cls.daemon = Daemon(cls.repo, cls.work, cls.daemon_args(cls.work))
+        cls.daemon = cls.make_daemon()
         try:
             cls.daemon.start()
         except Exception:

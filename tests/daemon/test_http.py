@@ -13,7 +13,7 @@ import threading
 import time
 import zlib
 
-from daemon_harness import DaemonCase, Daemon, TempDir, affine_expect, model_bytes, place_version
+from daemon_harness import DaemonCase, Daemon, affine_expect, model_bytes, place_version
 
 X3 = [[1.0, 2.0, 3.0], [0.5, -1.25, 4.0]]  # affine input, dyadic so float32 math is exact
 MAX_REQUEST = 4 << 20
@@ -106,6 +106,15 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_concurrently(fn, count):
+    """Runs fn(i) for i in range(count) on as many threads at once; returns when all are done."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 class AnonPeak:
@@ -240,7 +249,7 @@ class HttpRobustnessTest(DaemonCase):
         pid = self.daemon.proc.pid
         results = []
 
-        def flood():
+        def flood(_):
             c = self.conn()
             c.send(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Flood: ")
             chunk = b"f" * (1 << 20)
@@ -255,11 +264,7 @@ class HttpRobustnessTest(DaemonCase):
 
         base = proc_status(pid, "RssAnon")
         with AnonPeak(pid) as peak:
-            threads = [threading.Thread(target=flood) for _ in range(3)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            run_concurrently(flood, 3)
         grown_mib = (peak.peak_kib - base) / 1024
         print(f"\n  header flood (3 x 48 MB): anonymous RSS {base / 1024:.0f} MiB -> peak {peak.peak_kib / 1024:.0f} MiB",
               flush=True)
@@ -338,18 +343,14 @@ class HttpRobustnessTest(DaemonCase):
         body = b" " * (MAX_REQUEST - 2) + b"{}"
         statuses = []
 
-        def send():
+        def send(_):
             status, _, _, _ = self.exchange(b"POST /v2/models/affine/infer HTTP/1.1\r\nHost: x\r\n"
                                             b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
             statuses.append(status)
 
         base = proc_status(pid, "RssAnon")
         with AnonPeak(pid) as peak:
-            threads = [threading.Thread(target=send) for _ in range(16)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            run_concurrently(send, 16)
         grown_mib = (peak.peak_kib - base) / 1024
         print(f"\n  body flood (16 x 4 MB): anonymous RSS {base / 1024:.0f} MiB -> peak {peak.peak_kib / 1024:.0f} MiB,"
               f" {statuses.count(503)} refused with 503", flush=True)
@@ -456,11 +457,7 @@ class HttpRobustnessTest(DaemonCase):
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        threads = [threading.Thread(target=upload, args=(i,)) for i in range(48)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_concurrently(upload, 48)
         done.set()
         sampler.join()
         print(f"\n  48 concurrent config edits: {base} threads before, at most {peak[0]} during", flush=True)
@@ -539,11 +536,7 @@ class HttpRobustnessTest(DaemonCase):
 
         base = proc_status(pid, "RssAnon")
         with AnonPeak(pid) as peak:
-            threads = [threading.Thread(target=upload, args=(i,)) for i in range(4)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            run_concurrently(upload, 4)
         grown_mib = (peak.peak_kib - base) / 1024
         print(f"\n  upload flood (4 x 48 MB): anonymous RSS {base / 1024:.0f} MiB -> peak {peak.peak_kib / 1024:.0f} MiB"
               f", VmHWM {proc_status(pid, 'VmHWM') / 1024:.0f} MiB", flush=True)
@@ -564,18 +557,11 @@ class DescriptorExhaustionTest(DaemonCase):
         place_version(repo, "affine", 1, "affine")
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = TempDir("ferry-daemon-emfile-")
-        cls.repo = os.path.join(cls.tmp.path, "repo")
-        cls.work = os.path.join(cls.tmp.path, "work")
-        os.makedirs(cls.repo)
-        os.makedirs(cls.work)
-        cls.populate(cls.repo)
+    def make_daemon(cls):
         config = os.path.join(cls.work, "ferryd.yaml")
         with open(config, "w") as f:
             f.write("max_connections: 1000\nidle_timeout_seconds: 60\nhttp_threads: 1\n")
-        cls.daemon = Daemon(cls.repo, cls.work, ["--config", config], open_files=cls.OPEN_FILES)
-        cls.daemon.start()
+        return Daemon(cls.repo, cls.work, ["--config", config], open_files=cls.OPEN_FILES)
 
     def test_accept_backs_off_at_the_descriptor_limit(self):
         pid = self.daemon.proc.pid

@@ -2,14 +2,13 @@
 real daemon, the access and audit log lines, SIGHUP reloads, and management closed on a non-loopback address
 without tokens. Expected statuses from RFC 6750 (401 + WWW-Authenticate: Bearer) and the README's table."""
 
+import hashlib
 import os
-import re
 import signal
 import stat
 import subprocess
-import time
 
-from daemon_harness import (CONFIG, Daemon, DaemonCase, TempDir, affine_expect, model_bytes, place_version)
+from daemon_harness import CONFIG, Daemon, DaemonCase, affine_expect, model_bytes, place_version
 
 X3 = [[1.0, 2.0, 3.0], [0.5, -1.25, 4.0]]
 
@@ -40,7 +39,6 @@ class TokenCliTest(DaemonCase):
         with open(path) as f:
             text = f.read()
         self.assertNotIn(secret, text)
-        import hashlib
         self.assertEqual(text.split(), ["ci", "infer,read", "team-*", hashlib.sha256(secret.encode()).hexdigest()])
         rc, out2, _ = create_token(path, "other", "admin")
         self.assertEqual(rc, 0)
@@ -143,15 +141,12 @@ class NonLoopbackWithoutTokensTest(DaemonCase):
     """On 0.0.0.0 without tokens, anyone who reaches the port could replace the models: management is closed."""
 
     @classmethod
-    def setUpClass(cls):
-        cls.tmp = TempDir("ferry-daemon-open-")
-        cls.repo = os.path.join(cls.tmp.path, "repo")
-        cls.work = os.path.join(cls.tmp.path, "work")
-        os.makedirs(cls.repo)
-        os.makedirs(cls.work)
-        place_version(cls.repo, "affine", 1, "affine")
-        cls.daemon = NonLoopbackDaemon(cls.repo, cls.work)
-        cls.daemon.start()
+    def populate(cls, repo):
+        place_version(repo, "affine", 1, "affine")
+
+    @classmethod
+    def make_daemon(cls):
+        return NonLoopbackDaemon(cls.repo, cls.work)
 
     def test_management_is_refused_and_inference_served(self):
         before = sorted(os.listdir(self.repo))
