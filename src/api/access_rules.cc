@@ -44,10 +44,12 @@ Access RequiredAccess(std::string_view method, std::string_view path) {
     const bool config = tail == "/config";
     if ((versions && (method == "PUT" || method == "POST" || method == "DELETE")) || (config && method == "PUT")) {
       Access a = OnModel(model, auth::kManage);
-      a.management = true;
+      a.management = a.repository = true;
       return a;
     }
-    return OnModel(model, auth::kRead);
+    Access a = OnModel(model, auth::kRead);
+    a.repository = config;
+    return a;
   }
   if (StartsWith(path, "/v2/models/") && path != "/v2/models/stats") {
     const std::string_view rest = path.substr(std::string_view("/v2/models/").size());
@@ -59,9 +61,12 @@ Access RequiredAccess(std::string_view method, std::string_view path) {
     const std::string_view rest = path.substr(std::string_view("/v2/repository/models/").size());
     Access a = OnModel(FirstSegment(rest, false), auth::kManage);
     a.management = !a.server_wide;
+    a.repository = true;
     return a;
   }
-  return ServerWide();
+  Access a = ServerWide();
+  a.repository = StartsWith(path, "/v2/repository/");  // the index
+  return a;
 }
 
 }  // namespace ferry::api

@@ -15,6 +15,9 @@ struct Access {
   std::string model;         // the model the route names; "" with server_wide
   bool server_wide = false;  // metrics, statistics of all models, the repository index, unknown routes
   bool management = false;   // changes the repository (uploads, deletes, config edits, load/unload): audited
+  // Changes or reveals the repository (management, config reads, the repository extension): without tokens,
+  // only a loopback server answers these, and only to local, same-site requests.
+  bool repository = false;
 };
 
 // Routes and what they need:
@@ -24,6 +27,7 @@ struct Access {
 //                                                                      manage on m (management)
 //   other /v1/models/{m}..., /v2/models/{m}...                          read on m
 //   /metrics, /v2/models/stats, /v2/repository/index, anything else    read, server-wide
+// `repository` is set for the management routes, every /v1/models/{m}/config and every /v2/repository/ route.
 Access RequiredAccess(std::string_view method, std::string_view path);
 
 }  // namespace ferry::api

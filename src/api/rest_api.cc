@@ -205,14 +205,6 @@ bool IsConfigRoute(std::string_view path) {
   return segs.size() == 2 && IEquals(segs[1], "config");
 }
 
-// Routes that change or reveal the repository: uploads, deletes, config, the KServe repository extension.
-bool IsManagementRoute(std::string_view method, std::string_view path) {
-  if (IsUploadRoute(method, path) || IsConfigRoute(path) || IStartsWith(path, "/v2/repository/")) return true;
-  if (method != "DELETE" || !IStartsWith(path, "/v1/models/")) return false;
-  std::vector<std::string> segs = Split(path.substr(std::string_view("/v1/models/").size()));
-  return segs.size() == 3 && IEquals(segs[1], "versions");
-}
-
 // The host name of a Host value or of an Origin's authority: "LocalHost:8501" -> "localhost", "[::1]:8501" ->
 // "[::1]".
 std::string HostName(std::string_view authority) {
@@ -237,10 +229,11 @@ void HideRepositoryPath(std::string* body, const std::string& repository) {
   }
 }
 
-// The bearer token of the request, checked against what the route needs: its name; InvalidArgument (401) when
-// missing or unknown, FailedPrecondition (403) when its scope or models do not allow it (*found has its name then).
-Result<std::string> Authorize(const auth::TokenSet& tokens, const http::HttpRequest& request, const Access& access,
-                              std::string* found) {
+// Checks the request's bearer token against what the route needs; *name gets the token's name once the token is
+// recognized (the access log names it even when refused). InvalidArgument (401) when missing or unknown,
+// FailedPrecondition (403) when its scope or models do not allow the route.
+Status Authorize(const auth::TokenSet& tokens, const http::HttpRequest& request, const Access& access,
+                 std::string* name) {
   auto it = request.headers.find("authorization");
   std::string_view value = it == request.headers.end() ? std::string_view() : std::string_view(it->second);
   if (value.size() < 7 || !IEquals(value.substr(0, 7), "Bearer ")) {
@@ -250,7 +243,7 @@ Result<std::string> Authorize(const auth::TokenSet& tokens, const http::HttpRequ
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   const auth::Token* token = tokens.Find(value);
   if (token == nullptr) return InvalidArgument("the bearer token is not valid");
-  *found = token->name;  // named in the access log even when refused
+  *name = token->name;
   if (!token->Allows(access.scope)) {
     return Status(StatusCode::kFailedPrecondition,
                   fmt::format("token \"{}\" has no {} scope", token->name, auth::ScopeName(access.scope)));
@@ -262,7 +255,7 @@ Result<std::string> Authorize(const auth::TokenSet& tokens, const http::HttpRequ
             ? fmt::format("token \"{}\" is limited to some models; this route covers all of them", token->name)
             : fmt::format("token \"{}\" does not cover model \"{}\"", token->name, access.model));
   }
-  return token->name;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -361,18 +354,15 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
   std::shared_ptr<const auth::TokenSet> tokens = options_.tokens ? options_.tokens() : nullptr;
   if (tokens != nullptr) {
     if (!access.open) {
-      Result<std::string> token = Authorize(*tokens, *req, access, &info->token);
-      if (!token.ok()) {
-        if (token.status().code() == StatusCode::kFailedPrecondition) {
-          return call.respond(ErrorReply(403, token.status().message()));
-        }
-        http::HttpResponse r = ErrorReply(401, token.status().message());
+      Status allowed = Authorize(*tokens, *req, access, &info->token);
+      if (allowed.code() == StatusCode::kFailedPrecondition) return call.respond(ErrorReply(403, allowed.message()));
+      if (!allowed.ok()) {
+        http::HttpResponse r = ErrorReply(401, allowed.message());
         r.headers["WWW-Authenticate"] = "Bearer realm=\"ferryd\"";
         return call.respond(std::move(r));
       }
-      info->token = std::move(*token);
     }
-  } else if (IsManagementRoute(req->method, req->path)) {
+  } else if (access.repository) {
     if (!options_.management_without_tokens) {
       return call.respond(ErrorReply(403,
                                      "management routes are disabled on a non-loopback address without "

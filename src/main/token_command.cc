@@ -63,6 +63,7 @@ int TokenCommand(const std::vector<std::string>& args) {
 
   std::string path = flags.count("--tokens-file") ? flags["--tokens-file"] : "";
   if (path.empty()) {
+    // Only tokens_file is wanted here; a placeholder repository keeps a config without one resolvable.
     Result<DaemonConfig> config = ResolveDaemonConfig({"--config", flags["--config"], "--model-repository", "."});
     if (!config.ok()) return Usage(config.status().message());
     if (config->tokens_file.empty()) return Usage("the config sets no tokens_file");

@@ -296,6 +296,10 @@ TEST(AccessRules, RoutesNeedScopesOnModels) {
     EXPECT_EQ(a.model, r.model) << r.method << " " << r.path;
     EXPECT_EQ(a.server_wide, std::string(r.model).empty()) << r.method << " " << r.path;
     EXPECT_EQ(a.management, r.management) << r.method << " " << r.path;
+    // The loopback guard covers every management route, config reads and the whole repository extension.
+    const bool repository = r.management || std::string(r.path).find("/config") != std::string::npos ||
+                            std::string(r.path).rfind("/v2/repository/", 0) == 0;
+    EXPECT_EQ(a.repository, repository) << r.method << " " << r.path;
   }
 }
 

@@ -172,6 +172,16 @@ class HttpRobustnessTest(DaemonCase):
         finally:
             c.close()
 
+    def anon_growth_mib(self, label, client, count):
+        """Runs client(i) for `count` clients at once; prints and returns how far the daemon's anonymous resident
+        memory rose above where it started, in MiB."""
+        pid = self.daemon.proc.pid
+        base = proc_status(pid, "RssAnon")
+        with AnonPeak(pid) as peak:
+            run_concurrently(client, count)
+        print(f"\n  {label}: anonymous RSS {base / 1024:.0f} MiB -> peak {peak.peak_kib / 1024:.0f} MiB", flush=True)
+        return (peak.peak_kib - base) / 1024
+
     def assertAlive(self):
         self.assertOkJson(self.post("/v1/models/affine:predict", {"instances": X3}))
 
@@ -246,7 +256,6 @@ class HttpRobustnessTest(DaemonCase):
     def test_endless_header_lines_keep_memory_bounded(self):
         # Three connections each stream 48 MB of one unterminated header line: each is refused once the header
         # limit passes, and the process never holds the lines.
-        pid = self.daemon.proc.pid
         results = []
 
         def flood(_):
@@ -262,12 +271,7 @@ class HttpRobustnessTest(DaemonCase):
                 results.append(None)
             c.close()
 
-        base = proc_status(pid, "RssAnon")
-        with AnonPeak(pid) as peak:
-            run_concurrently(flood, 3)
-        grown_mib = (peak.peak_kib - base) / 1024
-        print(f"\n  header flood (3 x 48 MB): anonymous RSS {base / 1024:.0f} MiB -> peak {peak.peak_kib / 1024:.0f} MiB",
-              flush=True)
+        grown_mib = self.anon_growth_mib("header flood (3 x 48 MB)", flood, 3)
         self.assertEqual(results, [431, 431, 431])
         self.assertLess(grown_mib, 32, "memory grew with the header flood")
         self.assertAlive()
@@ -339,7 +343,6 @@ class HttpRobustnessTest(DaemonCase):
     def test_body_flood_keeps_memory_within_the_budget(self):
         # 16 clients at once, each sending a 4 MB inference body (blank padding, then an invalid tensor): at most
         # the 8 MiB budget of bodies is held; whoever finds it full gets 503 before its body is read, the rest 400.
-        pid = self.daemon.proc.pid
         body = b" " * (MAX_REQUEST - 2) + b"{}"
         statuses = []
 
@@ -348,12 +351,8 @@ class HttpRobustnessTest(DaemonCase):
                                             b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
             statuses.append(status)
 
-        base = proc_status(pid, "RssAnon")
-        with AnonPeak(pid) as peak:
-            run_concurrently(send, 16)
-        grown_mib = (peak.peak_kib - base) / 1024
-        print(f"\n  body flood (16 x 4 MB): anonymous RSS {base / 1024:.0f} MiB -> peak {peak.peak_kib / 1024:.0f} MiB,"
-              f" {statuses.count(503)} refused with 503", flush=True)
+        grown_mib = self.anon_growth_mib("body flood (16 x 4 MB)", send, 16)
+        print(f"  body flood: {statuses.count(503)} refused with 503", flush=True)
         self.assertEqual(len(statuses), 16)
         self.assertTrue(set(statuses) <= {400, 503}, statuses)
         self.assertLess(grown_mib, MEMORY_BUDGET / (1 << 20) + 24, "more than the budget of bodies in memory")
@@ -534,12 +533,8 @@ class HttpRobustnessTest(DaemonCase):
         def upload(i):
             statuses.append(self.req("PUT", f"/v1/models/flood{i}/versions/1", junk, timeout=120).status)
 
-        base = proc_status(pid, "RssAnon")
-        with AnonPeak(pid) as peak:
-            run_concurrently(upload, 4)
-        grown_mib = (peak.peak_kib - base) / 1024
-        print(f"\n  upload flood (4 x 48 MB): anonymous RSS {base / 1024:.0f} MiB -> peak {peak.peak_kib / 1024:.0f} MiB"
-              f", VmHWM {proc_status(pid, 'VmHWM') / 1024:.0f} MiB", flush=True)
+        grown_mib = self.anon_growth_mib("upload flood (4 x 48 MB)", upload, 4)
+        print(f"  upload flood: VmHWM {proc_status(pid, 'VmHWM') / 1024:.0f} MiB", flush=True)
         self.assertEqual(statuses, [400] * 4)
         self.assertLess(grown_mib, 48, "uploads were buffered in memory")
         self.assertEqual([n for n in os.listdir(self.repo) if n.startswith(".")], [".keep-me"],
