@@ -126,7 +126,7 @@ using KernelFactory = Result<std::unique_ptr<Kernel>> (*)(const KernelDef& def);
 
 struct KernelEntry {
   KernelFactory create = nullptr;
-  int min_opset = 1;          // the entry serves opsets [min_opset, max_opset] of its op
+  int min_opset = 1;  // the entry serves opsets [min_opset, max_opset] of its op
   int max_opset = 1 << 30;
   bool fuses_activation = false;  // accepts def.activation
 };

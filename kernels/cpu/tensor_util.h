@@ -26,7 +26,6 @@ Status CheckFixedSizeType(DataType t, std::string_view op, std::string_view what
 // Same check for a value known at Prepare (kUndefined is refused there).
 Status CheckFixedSizeTypeKnown(DataType t, std::string_view op, std::string_view what);
 
-
 // Maps axis from [-rank, rank) to [0, rank); `what` names it in the error ("axis", "axes[1]").
 Result<int64_t> ResolveAxis(int64_t axis, int64_t rank, std::string_view op, std::string_view what);
 

@@ -1,7 +1,6 @@
 #include "graph/session.h"
 
 #include <algorithm>
-
 #include <chrono>
 #include <cstring>
 

@@ -476,7 +476,8 @@ Status UnpackVersionFile(const std::string& path, const std::string& dest_dir, c
   Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (file.get() < 0) return Internal("cannot open the upload {}: {}", path, ErrnoText(errno));
   struct stat st {};
-  if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) return Internal("the upload {} is not a regular file", path);
+  if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    return Internal("the upload {} is not a regular file", path);
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size == 0) return InvalidArgument("the upload is empty: send model.onnx or a .tar/.tar.gz of the version");
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.get(), 0);

@@ -23,9 +23,9 @@
 namespace ferry {
 
 struct BatchingSettings {
-  int64_t max_batch_size = 0;      // rows; 0: the model has no batch dimension (requests never combine)
-  bool dynamic = false;            // combine requests into batches
-  int64_t max_queue_delay_us = 0;  // microseconds the oldest request may wait for company; 0: never waits
+  int64_t max_batch_size = 0;                  // rows; 0: the model has no batch dimension (requests never combine)
+  bool dynamic = false;                        // combine requests into batches
+  int64_t max_queue_delay_us = 0;              // microseconds the oldest request may wait for company; 0: never waits
   std::vector<int64_t> preferred_batch_sizes;  // ascending, each in [1, max_batch_size]
 
   bool operator==(const BatchingSettings&) const = default;
@@ -40,8 +40,8 @@ struct QueuedItem {
 };
 
 struct BatchDecision {
-  std::vector<size_t> expired;  // queue indices, ascending
-  std::vector<size_t> run;      // queue indices to run as one batch, ascending (arrival order); empty: wait
+  std::vector<size_t> expired;            // queue indices, ascending
+  std::vector<size_t> run;                // queue indices to run as one batch, ascending (arrival order); empty: wait
   Clock::TimePoint wake = Clock::kNever;  // when `run` is empty: when to decide again (kNever: on new requests)
 };
 

@@ -29,9 +29,9 @@ class Instance {
 
 struct InstanceSpec {
   std::string kind = "cpu";
-  int index = 0;                  // 0.. within the version
-  int max_threads = 1;            // threads the instance's plans are sized for
-  int64_t warmup_batch = 0;       // > 0: plan this batch size at creation, so memory is planned up front
+  int index = 0;             // 0.. within the version
+  int max_threads = 1;       // threads the instance's plans are sized for
+  int64_t warmup_batch = 0;  // > 0: plan this batch size at creation, so memory is planned up front
 };
 
 using InstanceFactory = std::function<Result<std::unique_ptr<Instance>>(const InstanceSpec&)>;

@@ -64,7 +64,7 @@ struct InstanceGroup {
 
 struct SchedulerSettings {
   BatchingSettings batching;
-  size_t max_queue_size = 1024;   // requests waiting; beyond it Enqueue fails with ResourceExhausted
+  size_t max_queue_size = 1024;    // requests waiting; beyond it Enqueue fails with ResourceExhausted
   int64_t default_timeout_us = 0;  // microseconds a request may wait in the queue; 0: no limit
   std::vector<InstanceGroup> instances{InstanceGroup{}};
 
@@ -79,8 +79,8 @@ struct RequestTiming {
 };
 
 struct SchedulerRequest {
-  std::vector<Tensor> inputs;          // in the model's input order
-  std::optional<int64_t> timeout_us;   // overrides the default; <= 0: no limit
+  std::vector<Tensor> inputs;         // in the model's input order
+  std::optional<int64_t> timeout_us;  // overrides the default; <= 0: no limit
   // Called exactly once, on an instance thread (or in Enqueue's caller? never: Enqueue returns an error
   // instead), with the outputs in the model's output order or the error.
   std::function<void(Result<std::vector<Tensor>>, const RequestTiming&)> done;
@@ -110,12 +110,12 @@ struct BatchRecord {
 };
 
 struct SchedulerOptions {
-  std::string name;                        // "model/version", for threads and messages
-  std::shared_ptr<const Model> model;      // required: the signature decides what can be batched
+  std::string name;                    // "model/version", for threads and messages
+  std::shared_ptr<const Model> model;  // required: the signature decides what can be batched
   SchedulerSettings settings;
-  InstanceFactory factory;                 // required
-  Clock* clock = nullptr;                  // nullptr: RealClock()
-  std::shared_ptr<ThreadBudget> budget;    // nullptr: one thread per instance
+  InstanceFactory factory;                           // required
+  Clock* clock = nullptr;                            // nullptr: RealClock()
+  std::shared_ptr<ThreadBudget> budget;              // nullptr: one thread per instance
   std::function<void(const BatchRecord&)> on_batch;  // optional; called on the instance thread
 };
 

@@ -48,9 +48,9 @@ struct ModelManager::VersionRecord {
   int64_t version = 0;
   VersionState state = VersionState::kLoading;
   std::string error;
-  std::shared_ptr<const Model> model;  // AVAILABLE only
+  std::shared_ptr<const Model> model;    // AVAILABLE only
   std::shared_ptr<Scheduler> scheduler;  // AVAILABLE only (when schedulers are started)
-  int64_t handles = 0;                 // outstanding VersionHandles
+  int64_t handles = 0;                   // outstanding VersionHandles
 };
 
 struct ModelManager::ModelRecord {
@@ -112,7 +112,8 @@ Result<std::unique_ptr<ModelManager>> ModelManager::Create(ModelManagerOptions o
 }
 
 ModelManager::ModelManager(ModelManagerOptions options)
-    : loader_(std::move(options.loader)), start_scheduler_(std::move(options.start_scheduler)),
+    : loader_(std::move(options.loader)),
+      start_scheduler_(std::move(options.start_scheduler)),
       update_scheduler_(std::move(options.update_scheduler)),
       state_(std::make_shared<State>()) {
   state_->on_event = std::move(options.on_event);
@@ -158,7 +159,8 @@ void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
       rec.error.clear();
       if (!(rec.config == entry.config)) {
         for (const auto& [v, r] : rec.versions) {
-          if (r->state == VersionState::kAvailable && r->scheduler) retunes.push_back(Retune{name, r->scheduler, entry.config});
+          if (r->state == VersionState::kAvailable && r->scheduler)
+            retunes.push_back(Retune{name, r->scheduler, entry.config});
         }
       }
       rec.config = entry.config;

@@ -102,8 +102,8 @@ struct ModelManagerOptions {
   std::function<void(const VersionEvent&)> on_event;
   // Optional. Starts the scheduler of a version that loaded, before it becomes AVAILABLE (an error makes the
   // version FAILED). Called like the loader: without the lock, on the Reconcile thread.
-  std::function<Result<std::shared_ptr<Scheduler>>(const std::string& model, int64_t version,
-                                                   const std::shared_ptr<const Model>& loaded, const ModelConfig& config)>
+  std::function<Result<std::shared_ptr<Scheduler>>(
+      const std::string& model, int64_t version, const std::shared_ptr<const Model>& loaded, const ModelConfig& config)>
       start_scheduler;
   // Optional. Applies a changed config.yaml to the scheduler of a version that stays AVAILABLE (runtime tuning:
   // no reload). Called after the loads of a Reconcile, without the lock. An error is kept as the model's error.

@@ -279,9 +279,8 @@ int ModelServer::ServedModels() const {
 Result<UploadResult> ModelServer::PutVersion(const std::string& model, std::optional<int64_t> version,
                                              std::string_view body) {
   if (body.empty()) return InvalidArgument("the upload is empty: send model.onnx or a .tar/.tar.gz of the version");
-  return PutVersionWith(model, version, [&](const std::string& staging) {
-    return UnpackVersion(body, staging, options_.upload_limits);
-  });
+  return PutVersionWith(
+      model, version, [&](const std::string& staging) { return UnpackVersion(body, staging, options_.upload_limits); });
 }
 
 Result<UploadResult> ModelServer::PutVersionFile(const std::string& model, std::optional<int64_t> version,
@@ -312,7 +311,8 @@ Result<UploadResult> ModelServer::PutVersionWith(const std::string& model, std::
   }
   const std::string version_dir = fmt::format("{}/{}", model_dir, *version);
   if (fs::exists(fs::symlink_status(version_dir, ec))) {
-    return Status(StatusCode::kAlreadyExists, fmt::format("version {} of model \"{}\" already exists", *version, model));
+    return Status(StatusCode::kAlreadyExists,
+                  fmt::format("version {} of model \"{}\" already exists", *version, model));
   }
 
   // Stage at the top of the repository under a dot name: scans ignore it, and the rename below stays on one

@@ -16,11 +16,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,11 +39,11 @@
 namespace ferry {
 
 struct ModelServerOptions {
-  std::string repository;       // root of the model repository; must exist
-  int poll_seconds = 0;         // seconds between rescans; 0: no polling
-  int inference_threads = 1;    // the server's CPU thread budget, shared by every instance of every version
-  Clock* clock = nullptr;       // for the schedulers; nullptr: the real clock
-  UnpackLimits upload_limits;   // bounds on what an upload may unpack to
+  std::string repository;      // root of the model repository; must exist
+  int poll_seconds = 0;        // seconds between rescans; 0: no polling
+  int inference_threads = 1;   // the server's CPU thread budget, shared by every instance of every version
+  Clock* clock = nullptr;      // for the schedulers; nullptr: the real clock
+  UnpackLimits upload_limits;  // bounds on what an upload may unpack to
   // Optional: replaces Model::Load (tests).
   VersionLoader loader;
   // Optional: every version state change (see ModelManagerOptions::on_event), plus `seconds` the load took
@@ -145,7 +145,6 @@ class ModelServer {
   std::set<std::string> problems_seen_;  // guarded by repo_mu_
   std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};
-
 
   std::mutex poll_mu_;
   std::condition_variable poll_wake_;

@@ -23,10 +23,10 @@ Result<std::unique_ptr<ServingMetrics>> ServingMetrics::Create() {
   metrics::Registry& r = m->registry_;
   FERRY_ASSIGN_OR_RETURN(m->requests_, r.AddCounter("ferry_requests_total", "Requests answered, by HTTP status code.",
                                                     {"protocol", "model", "version", "code"}));
-  FERRY_ASSIGN_OR_RETURN(m->request_seconds_,
-                         r.AddHistogram("ferry_request_duration_seconds",
-                                        "Whole request latency, from the HTTP handler to the reply.",
-                                        {"protocol", "model", "version"}, LatencyBuckets()));
+  FERRY_ASSIGN_OR_RETURN(
+      m->request_seconds_,
+      r.AddHistogram("ferry_request_duration_seconds", "Whole request latency, from the HTTP handler to the reply.",
+                     {"protocol", "model", "version"}, LatencyBuckets()));
   FERRY_ASSIGN_OR_RETURN(m->queue_seconds_,
                          r.AddHistogram("ferry_queue_duration_seconds",
                                         "Time a request waited in its version's queue before its batch started.",
@@ -35,9 +35,8 @@ Result<std::unique_ptr<ServingMetrics>> ServingMetrics::Create() {
                          r.AddHistogram("ferry_compute_duration_seconds",
                                         "Compute time of the batch a request ran in (inputs, run, outputs).",
                                         {"model", "version"}, LatencyBuckets()));
-  FERRY_ASSIGN_OR_RETURN(m->batch_size_,
-                         r.AddHistogram("ferry_batch_size", "Rows per executed batch.", {"model", "version"},
-                                        metrics::ExponentialBuckets(1, 2, 11)));
+  FERRY_ASSIGN_OR_RETURN(m->batch_size_, r.AddHistogram("ferry_batch_size", "Rows per executed batch.",
+                                                        {"model", "version"}, metrics::ExponentialBuckets(1, 2, 11)));
   FERRY_ASSIGN_OR_RETURN(metrics::GaugeFamily * in_flight,
                          r.AddGauge("ferry_inflight_requests", "Requests handed to the API and not yet answered."));
   FERRY_ASSIGN_OR_RETURN(m->in_flight_, in_flight->WithLabels({}));
@@ -49,7 +48,9 @@ Result<std::unique_ptr<ServingMetrics>> ServingMetrics::Create() {
 
 Status ServingMetrics::WatchManager(const ModelManager* manager) {
   std::vector<metrics::FamilyDesc> families{
-      {"ferry_queue_depth", "Requests waiting in the version's queue.", metrics::MetricType::kGauge,
+      {"ferry_queue_depth",
+       "Requests waiting in the version's queue.",
+       metrics::MetricType::kGauge,
        {"model", "version"}},
       {"ferry_model_memory_bytes",
        "Memory of a loaded version: its weights, and the intermediate memory its instances planned up front.",
@@ -97,7 +98,8 @@ void ServingMetrics::RecordBatch(const std::string& model, int64_t version, int6
 }
 
 void ServingMetrics::RecordLoad(const std::string& model, int64_t version, double seconds) {
-  Use<metrics::Gauge>(load_seconds_, {model, std::to_string(version)}, [seconds](metrics::Gauge& g) { g.Set(seconds); });
+  Use<metrics::Gauge>(load_seconds_, {model, std::to_string(version)},
+                      [seconds](metrics::Gauge& g) { g.Set(seconds); });
 }
 
 void ServingMetrics::ForgetVersion(const std::string& model, int64_t version) {

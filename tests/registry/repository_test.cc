@@ -121,7 +121,9 @@ TEST(RepositoryTest, BadConfigMarksTheModelInvalid) {
   const ModelEntry& a = r->models.at("a");
   EXPECT_FALSE(a.valid);
   EXPECT_TRUE(a.has_config_file);
-  EXPECT_EQ(a.error, "config.yaml: unknown key \"lables\" (known keys: version_policy, labels, max_batch_size, dynamic_batching, max_queue_size, default_timeout_us, instances)");
+  EXPECT_EQ(a.error,
+            "config.yaml: unknown key \"lables\" (known keys: version_policy, labels, max_batch_size, "
+            "dynamic_batching, max_queue_size, default_timeout_us, instances)");
   EXPECT_EQ(a.versions, (std::vector<int64_t>{1}));  // still listed, for status pages
   EXPECT_EQ(a.config, ModelConfig());
 

@@ -10,8 +10,7 @@ using std::chrono::microseconds;
 
 const Clock::TimePoint T0 = Clock::TimePoint() + std::chrono::seconds(100);
 
-QueuedItem Item(int64_t rows, int64_t enqueued_us, std::string key = "k",
-                Clock::TimePoint deadline = Clock::kNever) {
+QueuedItem Item(int64_t rows, int64_t enqueued_us, std::string key = "k", Clock::TimePoint deadline = Clock::kNever) {
   return QueuedItem{rows, std::move(key), T0 + microseconds(enqueued_us), deadline};
 }
 

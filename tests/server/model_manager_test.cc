@@ -2,8 +2,6 @@
 // memory, fails, or blocks until released. Expected states and event orders are written out by hand.
 #include "server/model_manager.h"
 
-#include "common/tiny_graph.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +9,8 @@
 #include <mutex>
 #include <set>
 #include <thread>
+
+#include "common/tiny_graph.h"
 
 namespace ferry {
 namespace {
