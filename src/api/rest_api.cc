@@ -333,6 +333,7 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
     rec.model = info->model;
     rec.version = info->version;
     rec.token = info->token;
+    rec.client = req->client_subject;
     rec.management = info->management;
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     // Model and version labels only for requests that reached a version (unknown names must not add series).

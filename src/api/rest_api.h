@@ -38,6 +38,7 @@ struct AccessRecord {
   std::string model;        // "" when the request names none
   std::string version;      // the version that answered, or "" (not resolved)
   std::string token;        // the name of the bearer token that was accepted, or ""
+  std::string client;       // HTTPS: the subject of the client's verified certificate, or ""
   bool management = false;  // a repository change (upload, delete, config edit, load/unload): for the audit log
 };
 

@@ -1,5 +1,8 @@
 #include "http/connection.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
@@ -12,6 +15,7 @@
 
 #include "http/header_text.h"
 #include "http/request_target.h"
+#include "http/tls_context.h"
 
 namespace ferry::http::internal {
 namespace {
@@ -63,11 +67,13 @@ Clock::duration RateAllowance(uint64_t bytes, uint64_t rate) {
 
 }  // namespace
 
-Connection::Connection(std::shared_ptr<ServerCore> core, Loop* loop, tcp::socket socket)
-    : core_(std::move(core)), loop_(loop), socket_(std::move(socket)) {
+Connection::Connection(std::shared_ptr<ServerCore> core, Loop* loop, tcp::socket socket,
+                       std::shared_ptr<net::ssl::context> tls)
+    : core_(std::move(core)), loop_(loop), socket_(std::move(socket)), tls_context_(std::move(tls)) {
   error_code ec;
   tcp::endpoint remote = socket_.remote_endpoint(ec);
   if (!ec) peer_ = remote.address().to_string() + ":" + std::to_string(remote.port());
+  if (tls_context_) tls_ = std::make_unique<net::ssl::stream<tcp::socket&>>(socket_, *tls_context_);
 }
 
 Connection::~Connection() { core_->connections.fetch_sub(1, std::memory_order_relaxed); }
@@ -76,6 +82,34 @@ void Connection::Start() {
   error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);  // read_some after async_wait must never block the loop
+  if (!tls_) return BeginRequest();
+  // The handshake counts against the header timeout: a client that connects and says nothing is closed.
+  phase_ = Phase::kHandshake;
+  deadline_ = Clock::now() + Millis(core_->options.header_timeout_ms);
+  tls_->async_handshake(net::ssl::stream_base::server,
+                        [self = shared_from_this()](const error_code& hec) { self->OnHandshake(hec); });
+}
+
+void Connection::OnHandshake(const error_code& ec) {
+  if (phase_ != Phase::kHandshake) return;  // closed meanwhile (timeout, shutdown)
+  if (ec) {
+    if (ec.category() == net::error::get_ssl_category() && ERR_GET_REASON(ec.value()) == SSL_R_HTTP_REQUEST) {
+      // Plain HTTP on the HTTPS port (OpenSSL recognized a request line): say so in plain HTTP, as nginx does,
+      // instead of a reset the client cannot explain.
+      const std::string body = ErrorBody("this port speaks HTTPS: use https://");
+      const std::string reply = fmt::format(
+          "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
+          "Connection: close\r\n\r\n{}",
+          body.size(), body);
+      error_code ignored;
+      socket_.send(net::buffer(reply), 0, ignored);  // one non-blocking send: best effort
+      core_->Refused(Refusal{400, "plain HTTP request on the HTTPS port", peer_, "", ""});
+      return Close();
+    }
+    core_->Refused(Refusal{0, "TLS handshake failed: " + ec.message(), peer_, "", ""});
+    return Close();
+  }
+  client_subject_ = PeerSubject(tls_->native_handle());
   BeginRequest();
 }
 
@@ -117,6 +151,17 @@ void Connection::Read() {
         kHeaderReadBytes, kMaxBodyReadBytes);
   }
   reading_ = true;
+  if (tls_ || phase_ == Phase::kLingering) {
+    // TLS: OpenSSL may hold decrypted bytes already, so readability of the socket says nothing; read through it.
+    // Lingering: what the client still sends is discarded, so it is not decrypted.
+    auto done = [self = shared_from_this()](const error_code& ec, size_t n) { self->OnRead(ec, n); };
+    if (tls_ && phase_ != Phase::kLingering) {
+      tls_->async_read_some(buffer_.prepare(want), std::move(done));
+    } else {
+      socket_.async_read_some(buffer_.prepare(want), std::move(done));
+    }
+    return;
+  }
   if (phase_ == Phase::kIdle) {
     // Between requests the next one is rarely there yet: wait for readability and then read, instead of a read
     // that fails with EAGAIN first (one system call less per keep-alive request).
@@ -231,13 +276,13 @@ void Connection::Parse() {
         // The client waits for this before it sends the body.
         continue_pending_ = false;
         write_in_flight_ = true;
-        net::async_write(socket_, net::buffer(kContinue.data(), kContinue.size()),
-                         [self = shared_from_this()](const error_code& wec, size_t) {
-                           self->write_in_flight_ = false;
-                           if (self->phase_ == Phase::kClosed) return;
-                           if (wec) return self->Close();
-                           self->Parse();
-                         });
+        AsyncWrite(net::buffer(kContinue.data(), kContinue.size()),
+                   [self = shared_from_this()](const error_code& wec, size_t) {
+                     self->write_in_flight_ = false;
+                     if (self->phase_ == Phase::kClosed) return;
+                     if (wec) return self->Close();
+                     self->Parse();
+                   });
         return;
       }
     }
@@ -375,6 +420,7 @@ void Connection::OnMessage() {
     msg.body() = nullptr;
     sink_.reset();
   }
+  request.client_subject = client_subject_;
   method_ = request.method;
   Dispatch(std::move(request));
 }
@@ -459,8 +505,7 @@ void Connection::WriteResponse(HttpResponse response, bool close) {
   deadline_ = Clock::now() + Millis(o.body_timeout_ms) + RateAllowance(total, o.min_body_bytes_per_second);
   write_in_flight_ = true;
   std::array<net::const_buffer, 2> buffers{net::buffer(out_head_), net::buffer(out_body_)};
-  net::async_write(socket_, buffers,
-                   [self = shared_from_this(), close](const error_code& ec, size_t) { self->OnWritten(ec, close); });
+  AsyncWrite(buffers, [self = shared_from_this(), close](const error_code& ec, size_t) { self->OnWritten(ec, close); });
 }
 
 void Connection::OnWritten(const error_code& ec, bool close) {
@@ -525,6 +570,12 @@ void Connection::RefuseSink(const Status& status) {
 void Connection::CheckDeadline(Clock::time_point now) {
   if (now < deadline_) return;
   switch (phase_) {
+    case Phase::kHandshake:
+      core_->Refused(Refusal{0,
+                             fmt::format("the TLS handshake did not finish within {} ms; connection closed",
+                                         core_->options.header_timeout_ms),
+                             peer_, "", ""});
+      return Close();
     case Phase::kIdle:
     case Phase::kLingering:
       return Close();
@@ -547,6 +598,7 @@ void Connection::Shutdown() {
   if (shutdown_) return;
   shutdown_ = true;
   switch (phase_) {
+    case Phase::kHandshake:
     case Phase::kIdle:
     case Phase::kLingering:
       return Close();

@@ -13,12 +13,16 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -73,6 +77,20 @@ struct ServerCore {
   void Refused(const Refusal& refusal) const {
     if (options.on_refusal) options.on_refusal(refusal);
   }
+
+  // The TLS context new connections use (null: plain HTTP); ReloadTls replaces it.
+  std::shared_ptr<net::ssl::context> tls() const {
+    std::lock_guard<std::mutex> lock(tls_mu);
+    return tls_context;
+  }
+  void set_tls(std::shared_ptr<net::ssl::context> context) {
+    std::lock_guard<std::mutex> lock(tls_mu);
+    tls_context = std::move(context);
+  }
+
+ private:
+  mutable std::mutex tls_mu;
+  std::shared_ptr<net::ssl::context> tls_context;  // GUARDED_BY(tls_mu)
 };
 
 // One I/O thread's event loop and the connections it owns.
@@ -92,7 +110,8 @@ struct ReplySlot {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<ServerCore> core, Loop* loop, tcp::socket socket);
+  // `tls` null: plain HTTP; otherwise the connection starts with a TLS handshake and holds the context.
+  Connection(std::shared_ptr<ServerCore> core, Loop* loop, tcp::socket socket, std::shared_ptr<net::ssl::context> tls);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -108,8 +127,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t loop_index = 0;  // position in loop->connections
 
  private:
-  enum class Phase { kIdle, kHeader, kBody, kHandler, kWriting, kLingering, kClosed };
+  enum class Phase { kHandshake, kIdle, kHeader, kBody, kHandler, kWriting, kLingering, kClosed };
 
+  void OnHandshake(const boost::system::error_code& ec);
   void BeginRequest();
   void Read();
   void OnRead(const boost::system::error_code& ec, size_t n);
@@ -127,10 +147,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnWritten(const boost::system::error_code& ec, bool close);
   void Linger();
   void Close();
+  // Writes to the client through TLS when it is on.
+  template <class Buffers, class Handler>
+  void AsyncWrite(const Buffers& buffers, Handler&& handler);
 
   std::shared_ptr<ServerCore> core_;
   Loop* loop_;
   tcp::socket socket_;
+  std::shared_ptr<net::ssl::context> tls_context_;       // kept alive for tls_
+  std::unique_ptr<net::ssl::stream<tcp::socket&>> tls_;  // over socket_; null for plain HTTP
+  std::string client_subject_;                           // of the client's verified certificate
   std::string peer_;
   boost::beast::flat_buffer buffer_;
   std::optional<beast_http::request_parser<SinkBody>> parser_;
@@ -163,6 +189,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_body_;
   uint64_t lingered_ = 0;
 };
+
+template <class Buffers, class Handler>
+void Connection::AsyncWrite(const Buffers& buffers, Handler&& handler) {
+  if (tls_) {
+    net::async_write(*tls_, buffers, std::forward<Handler>(handler));
+  } else {
+    net::async_write(socket_, buffers, std::forward<Handler>(handler));
+  }
+}
 
 template <class ConstBufferSequence>
 std::size_t SinkBody::reader::put(const ConstBufferSequence& buffers, boost::system::error_code& ec) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "http/connection.h"
+#include "http/tls_context.h"
 
 namespace ferry::http {
 
@@ -97,10 +98,11 @@ void HttpServer::Impl::OnAccept(const boost::system::error_code& ec, tcp::socket
   backoff_delay = kMinAcceptBackoff;
   if (core->connections.fetch_add(1, std::memory_order_relaxed) >= core->options.max_connections) {
     core->connections.fetch_sub(1, std::memory_order_relaxed);
-    // Refused at once, without reading: one non-blocking send of a 503, then close.
+    // Refused at once, without reading: one non-blocking send of a 503 (plain HTTP only: a TLS client would
+    // read it as a broken handshake), then close.
     boost::system::error_code ignored;
     socket.non_blocking(true, ignored);
-    socket.send(net::buffer(BusyReply()), 0, ignored);
+    if (!core->options.tls.enabled()) socket.send(net::buffer(BusyReply()), 0, ignored);
     std::string peer;
     tcp::endpoint remote = socket.remote_endpoint(ignored);
     if (!ignored) peer = remote.address().to_string() + ":" + std::to_string(remote.port());
@@ -111,7 +113,7 @@ void HttpServer::Impl::OnAccept(const boost::system::error_code& ec, tcp::socket
   }
   // The connection belongs to `loop`: start it there. (Made here, so that it is counted down even if the loop
   // stops before it runs.)
-  auto connection = std::make_shared<Connection>(core, loop, std::move(socket));
+  auto connection = std::make_shared<Connection>(core, loop, std::move(socket), core->tls());
   net::post(loop->context, [loop, c = std::move(connection)] {
     c->loop_index = loop->connections.size();
     loop->connections.push_back(c);
@@ -146,8 +148,16 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   }
   if (options.max_header_count < 1) return InvalidArgument("max_header_count must be positive");
 
+  std::shared_ptr<net::ssl::context> tls;
+  if (options.tls.enabled() || !options.tls.key_file.empty() || !options.tls.client_ca_file.empty()) {
+    Result<std::shared_ptr<net::ssl::context>> made = internal::MakeServerTlsContext(options.tls);
+    if (!made.ok()) return made.status();
+    tls = std::move(*made);
+  }
+
   auto impl = std::make_unique<Impl>();
   impl->core = std::make_shared<ServerCore>(options, std::move(handler));
+  impl->core->set_tls(std::move(tls));
   for (int i = 0; i < options.threads; ++i) {
     impl->loops.push_back(std::make_unique<Loop>());
     impl->loops.back()->sweep = std::make_unique<net::steady_timer>(impl->loops.back()->context);
@@ -235,6 +245,17 @@ void HttpServer::Stop() {
   impl->backoff.reset();
   for (auto& loop : impl->loops) loop->sweep.reset();
   impl->loops.clear();
+}
+
+Status HttpServer::ReloadTls(const TlsOptions& tls) {
+  if (!impl_->core->options.tls.enabled()) {
+    return Status(StatusCode::kFailedPrecondition, "the server was started without TLS; restart it to turn TLS on");
+  }
+  if (!tls.enabled()) return InvalidArgument("TLS cannot be turned off by a reload; restart the server");
+  Result<std::shared_ptr<net::ssl::context>> made = internal::MakeServerTlsContext(tls);
+  if (!made.ok()) return made.status();
+  impl_->core->set_tls(std::move(*made));
+  return Status::Ok();
 }
 
 uint16_t HttpServer::port() const { return impl_->port; }

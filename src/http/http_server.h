@@ -29,6 +29,11 @@
 // Accept-Encoding asks for it and the body has at least compress_min_bytes (Vary: Accept-Encoding is set on
 // every response that could have been compressed).
 //
+// TLS: with tls.cert_file set the server speaks HTTPS only (TLS 1.2 or 1.3, through OpenSSL): the handshake must
+// finish within header_timeout_ms; a failed one is reported through on_refusal (status 0) and closes the
+// connection. With tls.client_ca_file, clients are asked for a certificate signed by one of its CAs (refused at the
+// handshake without one when require_client_cert). ReloadTls swaps the certificate for new connections.
+//
 // Threads: `threads` I/O threads, each running its own event loop; a connection stays on one of them. Handlers
 // run on the I/O thread of their connection. Responders post the reply to that thread (the body is compressed
 // and written there).
@@ -66,6 +71,16 @@ struct Refusal {
   std::string target;  // raw request target, "" when not read
 };
 
+// HTTPS. Files are PEM and read when the server starts (and on ReloadTls); an empty cert_file means plain HTTP.
+struct TlsOptions {
+  std::string cert_file;            // the server's certificate, followed by its intermediate CAs
+  std::string key_file;             // the private key of cert_file (not encrypted)
+  std::string client_ca_file;       // non-empty: clients are asked for a certificate signed by one of these CAs
+  bool require_client_cert = true;  // with client_ca_file: refuse clients without a valid certificate
+
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";  // address to bind; "0.0.0.0" or "::" for all interfaces
   uint16_t port = 8501;            // TCP port; 0 takes a free one (see port())
@@ -94,6 +109,8 @@ struct HttpServerOptions {
 
   // Optional: called once per refusal (see above), on an I/O thread. Must be thread-safe and quick.
   std::function<void(const Refusal&)> on_refusal;
+
+  TlsOptions tls;  // HTTPS when tls.enabled()
 };
 
 class HttpServer {
@@ -112,6 +129,11 @@ class HttpServer {
   // stop_grace_ms to finish; then every connection is closed and the I/O threads end. Handlers already running
   // may still be running when Stop returns (they only see their Responder turn into a no-op). Idempotent.
   void Stop();
+
+  // Reads the certificate, key and client CAs again (e.g. on SIGHUP): connections accepted from now on use them,
+  // open ones keep theirs. On error (FailedPrecondition when the server was started without TLS, InvalidArgument
+  // for files that do not load or a key that does not match) the previous ones stay. Thread-safe.
+  Status ReloadTls(const TlsOptions& tls);
 
   uint16_t port() const;    // the bound port (the one the kernel picked when options.port was 0)
   int connections() const;  // open client connections

@@ -40,6 +40,9 @@ struct HttpRequest {
   // Keeps the body's bytes counted against the server's in-memory body budget while any copy of the request
   // lives; opaque to handlers.
   std::shared_ptr<const void> body_lease;
+  // HTTPS with client certificates: the subject of the client's verified certificate ("CN=team-a,O=Example"),
+  // for logs. Empty otherwise.
+  std::string client_subject;
 
   uint64_t body_size() const { return body_file ? body_file->size() : body.size(); }
 };

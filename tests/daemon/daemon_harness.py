@@ -74,12 +74,16 @@ class Resp:
         return f"HTTP {self.status} {self.headers.get('content-type', '')!r} {text!r}"
 
 
-def http_request(port, method, path, body=None, headers=None, timeout=60):
+def http_request(port, method, path, body=None, headers=None, timeout=60, ssl_context=None):
+    """One request on a new connection; HTTPS when ssl_context (an ssl.SSLContext) is given."""
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
     elif isinstance(body, str):
         body = body.encode()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    if ssl_context is not None:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ssl_context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=dict(headers or {}))
         r = conn.getresponse()
@@ -102,6 +106,7 @@ class Daemon:
         self.port = None
         self.log_path = None
         self.returncode = None
+        self.ssl_context = None  # set for a daemon that speaks HTTPS: request() then uses it
         self._n = 0
 
     def argv(self, port):
@@ -180,7 +185,7 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def request(self, method, path, body=None, headers=None, timeout=60):
-        return http_request(self.port, method, path, body, headers, timeout)
+        return http_request(self.port, method, path, body, headers, timeout, self.ssl_context)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -974,5 +974,27 @@ TEST(HttpServerLimits, SpooledBodiesGoToAFileNotMemory) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(HttpServerTest, TlsFilesThatDoNotLoadRefuseToStartAndPlainServersCannotReloadTls) {
+  HttpServerOptions options;
+  options.port = 0;
+  options.tls.cert_file = "/nonexistent/server.pem";
+  options.tls.key_file = "/nonexistent/server.key";
+  auto refused = HttpServer::Start(options, Echo());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("/nonexistent/server.pem"), std::string::npos);
+
+  options.tls = TlsOptions{};
+  options.tls.key_file = "/nonexistent/server.key";  // a key without a certificate is a mistake, not plain HTTP
+  EXPECT_FALSE(HttpServer::Start(options, Echo()).ok());
+
+  auto plain = StartServer(Echo());
+  ASSERT_NE(plain, nullptr);
+  TlsOptions tls;
+  tls.cert_file = "/nonexistent/server.pem";
+  tls.key_file = "/nonexistent/server.key";
+  EXPECT_EQ(plain->ReloadTls(tls).code(), StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace ferry::http
