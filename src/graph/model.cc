@@ -72,7 +72,10 @@ Result<std::shared_ptr<const Model>> Model::FromGraph(Graph graph, const OnnxMod
       if (v < 0) v = graph.NewValue((n.name.empty() ? n.op_type : n.name) + "_unused");
   // Unsupported nodes are refused by Init(), after folding has turned Constant nodes into initializers
   // (kernels may require some inputs to be constant); rewritten nodes keep their exported names.
-  if (options.optimize) FERRY_RETURN_IF_ERROR(OptimizeGraph(graph, *m->backend_, &m->stats_));
+  m->max_folded_bytes_ = options.optimizer.max_folded_bytes;
+  if (options.optimize) FERRY_RETURN_IF_ERROR(OptimizeGraph(graph, *m->backend_, &m->stats_, options.optimizer));
+  // Planning folds too (value-keyed inputs, shapes): per plan, it gets what loading left of the budget.
+  m->plan_fold_bytes_ = options.optimize ? m->stats_.budget_left : options.optimizer.max_folded_bytes;
   m->graph_ = std::move(graph);
   FERRY_RETURN_IF_ERROR(m->Init());
   return std::shared_ptr<const Model>(std::move(m));
@@ -214,6 +217,7 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
   std::vector<bool> is_output(g.values.size(), false);
   for (int v : g.outputs) is_output[v] = true;
   auto owner = [&](int v) { return root[v] >= 0 ? root[v] : v; };
+  FoldBudget fold_budget(plan_fold_bytes_, max_folded_bytes_);  // folded constants are not planned memory
   for (size_t n = 0; n < g.nodes.size(); ++n) {
     const Node& node = g.nodes[n];
     FERRY_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> kernel, backend_->CreateKernel(defs_[n]));
@@ -243,7 +247,7 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
         if (d < 0) return Internal("{}: output {} has negative dimension", g.Describe(node), k);
     }
     const bool deterministic = node.op_type.rfind("Random", 0) != 0;
-    if ((all_known || ShapeOnly(node.op_type)) && deterministic) {
+    if ((all_known || ShapeOnly(node.op_type)) && deterministic && fold_budget.Take(OutputBytes(ctx))) {
       // Computable now: fold it into constants of this plan.
       auto outs = ComputeOnHost(*kernel, ctx);
       if (!outs.ok()) return Status(outs.status().code(), g.Describe(node) + ": " + outs.status().message());

@@ -65,6 +65,9 @@ struct Plan {
 struct ModelOptions {
   const Backend* backend = nullptr;  // nullptr: the CPU backend
   bool optimize = true;              // constant folding and fusions
+  // The constant folding budget (optimizer.h). It also bounds what BuildPlan computes while planning: a node
+  // that would exceed it runs as a step, so its memory is planned (and counted) like any intermediate's.
+  OptimizerOptions optimizer;
 };
 
 class Model {
@@ -109,6 +112,9 @@ class Model {
   OptimizerStats stats_;
   std::vector<KernelDef> defs_;  // per node
   std::vector<bool> value_keyed_;
+  // Folding while planning, per plan: the large and small pools of a FoldBudget.
+  size_t plan_fold_bytes_ = OptimizerOptions{}.max_folded_bytes;
+  size_t max_folded_bytes_ = OptimizerOptions{}.max_folded_bytes;
 };
 
 }  // namespace ferry

@@ -1,5 +1,7 @@
 #include "graph/optimizer.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -7,8 +9,6 @@
 
 namespace ferry {
 namespace {
-
-constexpr size_t kMaxFoldedBytes = size_t{256} << 20;
 
 bool IsDeterministic(const Node& n) {
   static const std::set<std::string> kRandom = {"RandomNormal",      "RandomUniform", "RandomNormalLike",
@@ -44,8 +44,11 @@ const Tensor* Init(const Graph& g, int v) {
 
 bool IsFloatInit(const Tensor* t) { return t && t->dtype() == DataType::kFloat; }
 
-Status FoldConstants(Graph& g, const Backend& backend, OptimizerStats* stats) {
+std::string MiB(size_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
+
+Status FoldConstants(Graph& g, const Backend& backend, const OptimizerOptions& options, OptimizerStats* stats) {
   std::vector<Node> kept;
+  FoldBudget budget(options.max_folded_bytes);
   for (Node& n : g.nodes) {
     bool all_const = IsDeterministic(n) && n.domain.empty();
     for (int v : n.inputs)
@@ -67,29 +70,41 @@ Status FoldConstants(Graph& g, const Backend& backend, OptimizerStats* stats) {
         ctx.inputs_.push_back(v >= 0 ? g.initializers[v].view() : TensorView{});
       }
       ctx.outputs_.resize(n.outputs.size());
-      if ((*kernel)->Prepare(ctx).ok()) {
-        size_t bytes = 0;
-        for (auto& o : ctx.outputs_)
-          bytes += static_cast<size_t>(std::max<int64_t>(NumElements(o.shape), 0)) * DataTypeSize(o.dtype);
-        if (bytes <= kMaxFoldedBytes) {
-          auto outs = ComputeOnHost(**kernel, ctx);
-          if (outs.ok()) {
-            for (size_t i = 0; i < n.outputs.size(); ++i) {
-              int v = n.outputs[i];
-              if (v < 0) continue;
-              g.initializers[v] = std::move((*outs)[i]);
-              g.values[v].dtype = g.initializers[v].dtype();
-            }
-            folded = true;
-            ++stats->folded_nodes;
+      // Every input is known, so a shape the node refuses (too large, an overflow, a NaN Range step) is
+      // refused now, as planning would refuse it, naming the node.
+      Status prepared = (*kernel)->Prepare(ctx);
+      if (!prepared.ok()) return Status(prepared.code(), g.Describe(n) + ": " + prepared.message());
+      const size_t bytes = OutputBytes(ctx);
+      if (budget.Take(bytes)) {
+        auto outs = ComputeOnHost(**kernel, ctx);
+        if (outs.ok()) {
+          for (size_t i = 0; i < n.outputs.size(); ++i) {
+            int v = n.outputs[i];
+            if (v < 0) continue;
+            g.initializers[v] = std::move((*outs)[i]);
+            g.values[v].dtype = g.initializers[v].dtype();
           }
+          folded = true;
+          stats->folded_bytes += bytes;
+          ++stats->folded_nodes;
         }
+      } else {
+        ++stats->unfolded_nodes;
+        std::string message = fmt::format(
+            "{}: not folded, its outputs ({}) exceed what is left of the constant folding budget ({} of {}); "
+            "computed at run time",
+            g.Describe(n), bytes == SIZE_MAX ? std::string("too many bytes to count") : MiB(bytes),
+            MiB(budget.large_left()), MiB(options.max_folded_bytes));
+        spdlog::info("{}", message);
+        if (stats->unfolded_messages.size() < OptimizerStats::kMaxUnfoldedMessages)
+          stats->unfolded_messages.push_back(std::move(message));
       }
     }
-    // A node that cannot be folded stays; loading reports its error with the node's name.
+    // A node without a kernel stays; Model::Init refuses it with the node's name.
     if (!folded) kept.push_back(std::move(n));
   }
   g.nodes = std::move(kept);
+  stats->budget_left = budget.large_left();
   return Status::Ok();
 }
 
@@ -317,10 +332,29 @@ Result<std::vector<Tensor>> ComputeOnHost(Kernel& kernel, KernelContext& ctx) {
   return outs;
 }
 
-Status OptimizeGraph(Graph& graph, const Backend& backend, OptimizerStats* stats) {
+size_t SaturatingByteSize(const Shape& shape, DataType dtype) {
+  size_t bytes = DataTypeSize(dtype);
+  for (int64_t d : shape) {
+    if (d <= 0) return 0;
+    if (static_cast<uint64_t>(d) > SIZE_MAX / std::max<size_t>(bytes, 1)) return SIZE_MAX;
+    bytes *= static_cast<size_t>(d);
+  }
+  return bytes;
+}
+
+size_t OutputBytes(const KernelContext& ctx) {
+  size_t bytes = 0;
+  for (const TensorView& o : ctx.outputs_) {
+    const size_t b = SaturatingByteSize(o.shape, o.dtype);
+    bytes = b > SIZE_MAX - bytes ? SIZE_MAX : bytes + b;
+  }
+  return bytes;
+}
+
+Status OptimizeGraph(Graph& graph, const Backend& backend, OptimizerStats* stats, const OptimizerOptions& options) {
   OptimizerStats local;
   if (!stats) stats = &local;
-  FERRY_RETURN_IF_ERROR(FoldConstants(graph, backend, stats));
+  FERRY_RETURN_IF_ERROR(FoldConstants(graph, backend, options, stats));
   FuseConvBatchNorm(graph, stats);
   FuseBiasAdd(graph, backend, stats);
   FuseActivations(graph, backend, stats);
