@@ -10,7 +10,7 @@ OperationQueue::OperationQueue(int threads, size_t max_queued) : max_queued_(max
 
 OperationQueue::~OperationQueue() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   wake_.notify_all();
@@ -19,7 +19,7 @@ OperationQueue::~OperationQueue() {
 
 bool OperationQueue::Submit(std::function<void()> op) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (stop_ || queue_.size() >= max_queued_) return false;
     queue_.push_back(std::move(op));
   }
@@ -28,7 +28,7 @@ bool OperationQueue::Submit(std::function<void()> op) {
 }
 
 size_t OperationQueue::queued() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return queue_.size();
 }
 
@@ -36,8 +36,8 @@ void OperationQueue::Work() {
   for (;;) {
     std::function<void()> op;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      MutexLock lock(mu_);
+      while (!stop_ && queue_.empty()) wake_.wait(lock);
       if (queue_.empty()) return;  // stopping, and everything queued has run
       op = std::move(queue_.front());
       queue_.pop_front();

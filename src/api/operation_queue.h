@@ -10,9 +10,10 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "common/thread_annotations.h"
 
 namespace ferry::api {
 
@@ -26,18 +27,18 @@ class OperationQueue {
 
   // Queues `op`; false (and `op` dropped) when max_queued operations are already waiting. An exception thrown
   // by `op` is caught and dropped: `op` answers its own request.
-  bool Submit(std::function<void()> op);
+  bool Submit(std::function<void()> op) EXCLUDES(mu_);
 
-  size_t queued() const;
+  size_t queued() const EXCLUDES(mu_);
 
  private:
-  void Work();
+  void Work() EXCLUDES(mu_);
 
   const size_t max_queued_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
-  bool stop_ = false;                        // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::condition_variable_any wake_;
+  std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

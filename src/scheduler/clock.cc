@@ -7,7 +7,7 @@ namespace {
 class SteadyClock : public Clock {
  public:
   TimePoint Now() const override { return std::chrono::steady_clock::now(); }
-  void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, TimePoint until) override {
+  void WaitUntil(MutexLock& lock, std::condition_variable_any& cv, TimePoint until) override {
     if (until == kNever) {
       cv.wait(lock);
     } else {

@@ -8,7 +8,8 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
+
+#include "common/thread_annotations.h"
 
 namespace ferry {
 
@@ -19,9 +20,9 @@ class Clock {
 
   virtual ~Clock() = default;
   virtual TimePoint Now() const = 0;
-  // Blocks on `cv` (which `lock` guards) until notified or, for the real clock, until `until` passes.
-  // Spurious returns are allowed: callers re-check their state.
-  virtual void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, TimePoint until) = 0;
+  // Blocks on `cv` (which `lock` guards) until notified or, for the real clock, until `until` passes; returns
+  // with the lock held again. Spurious returns are allowed: callers re-check their state.
+  virtual void WaitUntil(MutexLock& lock, std::condition_variable_any& cv, TimePoint until) = 0;
 };
 
 // std::chrono::steady_clock. Shared, stateless.

@@ -6,9 +6,10 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <mutex>
 #include <set>
 #include <thread>
+
+#include "common/thread_annotations.h"
 
 namespace ferry {
 
@@ -82,23 +83,23 @@ struct Scheduler::State {
     InstanceSpec spec;
     std::unique_ptr<Instance> instance;
     std::thread thread;
-    bool retiring = false;  // guarded by mu
+    bool retiring = false;  // guarded by State::mu (not annotated: a Slot does not know its State)
   };
 
   SchedulerOptions options;
   Clock* clock = nullptr;
   bool batchable = false;
 
-  mutable std::mutex mu;
-  std::condition_variable cv;
-  SchedulerSettings settings;                // guarded by mu
-  std::deque<QueuedItem> items;              // guarded by mu
-  std::deque<SchedulerRequest> requests;     // guarded by mu; parallel to items
-  bool stop = false;                         // guarded by mu
-  uint64_t next_id = 0;                      // guarded by mu; makes keys of requests that never combine unique
-  std::vector<std::shared_ptr<Slot>> slots;  // guarded by mu (live ones)
-  SchedulerStats stats;                      // guarded by mu
-  std::mutex update_mu;                      // serializes Update
+  mutable Mutex mu;
+  std::condition_variable_any cv;
+  SchedulerSettings settings GUARDED_BY(mu);
+  std::deque<QueuedItem> items GUARDED_BY(mu);
+  std::deque<SchedulerRequest> requests GUARDED_BY(mu);  // parallel to items
+  bool stop GUARDED_BY(mu) = false;
+  uint64_t next_id GUARDED_BY(mu) = 0;                      // makes keys of requests that never combine unique
+  std::vector<std::shared_ptr<Slot>> slots GUARDED_BY(mu);  // the live ones
+  SchedulerStats stats GUARDED_BY(mu);
+  Mutex update_mu;  // serializes Update
 
   int64_t max_threads() const { return options.budget ? options.budget->total() : 1; }
   // The batch each new instance plans its memory for: the largest one the settings allow.
@@ -140,8 +141,8 @@ struct Scheduler::State {
     return {rows, key};
   }
 
-  void Loop(Slot& slot) {
-    std::unique_lock<std::mutex> lock(mu);
+  void Loop(Slot& slot) EXCLUDES(mu) {
+    MutexLock lock(mu);
     for (;;) {
       if (stop || slot.retiring) return;
       const Clock::TimePoint now = clock->Now();
@@ -171,19 +172,19 @@ struct Scheduler::State {
       }
       items.swap(keep_items);
       requests.swap(keep_requests);
-      lock.unlock();
+      lock.Unlock();
       for (SchedulerRequest& r : expired) {
         r.done(Status(StatusCode::kDeadlineExceeded, "the request's deadline passed while it waited in the queue"),
                RequestTiming{});
       }
       expired.clear();  // may drop the version's last handle; this thread keeps the State alive
       if (!batch.empty()) RunBatch(slot, batch, batch_items, now);
-      lock.lock();
+      lock.Lock();
     }
   }
 
   void RunBatch(Slot& slot, std::vector<SchedulerRequest>& batch, const std::vector<QueuedItem>& batch_items,
-                Clock::TimePoint started) {
+                Clock::TimePoint started) EXCLUDES(mu) {
     int64_t rows = 0;
     for (const QueuedItem& q : batch_items) rows += q.rows;
     const size_t n_inputs = batch[0].inputs.size();
@@ -241,7 +242,7 @@ struct Scheduler::State {
     outputs = std::vector<Tensor>();
     const Clock::TimePoint t_output = clock->Now();
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       stats.execution_count += 1;
       stats.last_inference_ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -285,12 +286,12 @@ Result<std::shared_ptr<Scheduler>> Scheduler::Create(SchedulerOptions options) {
   for (const TensorSignature& s : options.model->outputs()) batchable = batchable && HasBatchDim(s);
   for (bool keyed : options.model->value_keyed_inputs()) batchable = batchable && !keyed;
   state->batchable = batchable;
-  state->settings = options.settings;
+  const SchedulerSettings settings = options.settings;
   state->options = std::move(options);
-  const int64_t warmup = state->WarmupBatch(state->settings);
+  const int64_t warmup = state->WarmupBatch(settings);
   std::vector<std::shared_ptr<State::Slot>> slots;
   int index = 0;
-  for (const InstanceGroup& g : state->settings.instances) {
+  for (const InstanceGroup& g : settings.instances) {
     for (int i = 0; i < g.count; ++i) {
       FERRY_ASSIGN_OR_RETURN(auto slot, state->NewSlot(g.kind, index++, warmup));
       slots.push_back(std::move(slot));
@@ -298,7 +299,8 @@ Result<std::shared_ptr<Scheduler>> Scheduler::Create(SchedulerOptions options) {
   }
   if (state->options.budget) state->options.budget->AddInstances(static_cast<int>(slots.size()));
   {
-    std::lock_guard<std::mutex> lock(state->mu);
+    MutexLock lock(state->mu);
+    state->settings = settings;
     state->slots = slots;
   }
   for (auto& slot : slots) state->Start(slot, state);
@@ -309,7 +311,7 @@ Scheduler::~Scheduler() {
   std::deque<SchedulerRequest> leftover;
   std::vector<std::shared_ptr<State::Slot>> slots;
   {
-    std::lock_guard<std::mutex> lock(state_->mu);
+    MutexLock lock(state_->mu);
     state_->stop = true;
     leftover.swap(state_->requests);
     state_->items.clear();
@@ -341,7 +343,7 @@ Status Scheduler::Enqueue(SchedulerRequest request) {
   item.shape_key = std::move(key);
   item.enqueued = st.clock->Now();
   {
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(st.mu);
     if (st.stop) return Status(StatusCode::kUnavailable, "the model version is unloading");
     // The limit holds for every input with a batch dimension, whether or not requests can be combined.
     const int64_t max_batch = st.settings.batching.max_batch_size;
@@ -375,12 +377,12 @@ Status Scheduler::Enqueue(SchedulerRequest request) {
 Status Scheduler::Update(const SchedulerSettings& settings) {
   FERRY_RETURN_IF_ERROR(ValidateSchedulerSettings(settings));
   State& st = *state_;
-  std::lock_guard<std::mutex> update_lock(st.update_mu);
+  MutexLock update_lock(st.update_mu);
   int want = 0;
   for (const InstanceGroup& g : settings.instances) want += g.count;
   int have;
   {
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(st.mu);
     have = static_cast<int>(st.slots.size());
   }
   // New instances are created (and plan their memory) before they join, outside the lock.
@@ -392,7 +394,7 @@ Status Scheduler::Update(const SchedulerSettings& settings) {
   }
   std::vector<std::shared_ptr<State::Slot>> retired;
   {
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(st.mu);
     if (st.stop) return Status(StatusCode::kUnavailable, "the model version is unloading");
     st.settings = settings;
     for (auto& slot : added) st.slots.push_back(slot);
@@ -415,29 +417,29 @@ Status Scheduler::Update(const SchedulerSettings& settings) {
 bool Scheduler::batchable() const { return state_->batchable; }
 
 size_t Scheduler::queue_depth() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->items.size();
 }
 
 int Scheduler::instance_count() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   return static_cast<int>(state_->slots.size());
 }
 
 SchedulerStats Scheduler::stats() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->stats;
 }
 
 std::map<std::string, size_t> Scheduler::planned_bytes() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   std::map<std::string, size_t> out;
   for (const auto& slot : state_->slots) out[slot->spec.kind] += slot->instance->planned_bytes();
   return out;
 }
 
 SchedulerSettings Scheduler::settings() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->settings;
 }
 

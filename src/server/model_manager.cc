@@ -6,7 +6,7 @@
 #include <set>
 #include <utility>
 
-#include "server/thread_annotations.h"
+#include "common/thread_annotations.h"
 
 namespace ferry {
 
@@ -122,7 +122,7 @@ ModelManager::ModelManager(ModelManagerOptions options)
 ModelManager::~ModelManager() = default;
 
 void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
-  std::lock_guard<std::mutex> reconcile_lock(reconcile_mu_);
+  MutexLock reconcile_lock(reconcile_mu_);
   State& st = *state_;
   // Per model in the table: the versions to keep, or nullopt to leave the model alone (invalid config).
   std::map<std::string, std::optional<std::set<int64_t>>> desired;

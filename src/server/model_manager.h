@@ -34,12 +34,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "graph/model.h"
 #include "registry/repository.h"
 #include "scheduler/scheduler.h"
@@ -161,7 +161,7 @@ class ModelManager {
   // Shared with the deleters of outstanding handles, so handles may outlive the manager.
   std::shared_ptr<State> state_;
   // Serializes Reconcile: a load in progress must not be started twice.
-  std::mutex reconcile_mu_;
+  Mutex reconcile_mu_;
 };
 
 }  // namespace ferry

@@ -25,7 +25,7 @@ class FakeClock : public Clock {
     return now_;
   }
   // Time moves only in Advance; waiters poll every millisecond of real time, so no wake-up is lost.
-  void WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, TimePoint) override {
+  void WaitUntil(MutexLock& lock, std::condition_variable_any& cv, TimePoint) override {
     cv.wait_for(lock, std::chrono::milliseconds(1));
   }
   void Advance(std::chrono::microseconds d) {
