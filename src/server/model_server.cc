@@ -108,8 +108,8 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
   // END events come from whichever thread drops a version's last handle, possibly after this server is gone:
   // the callback owns what it uses.
   struct Events {
-    std::mutex mu;
-    std::map<std::string, std::chrono::steady_clock::time_point> load_started;  // guarded by mu
+    Mutex mu;
+    std::map<std::string, std::chrono::steady_clock::time_point> load_started GUARDED_BY(mu);
     std::shared_ptr<ServingMetrics> metrics;
     std::function<void(const VersionEvent&, double)> on_event;
   };
@@ -120,7 +120,7 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
     double seconds = 0;
     std::string key = fmt::format("{}/{}", e.model_name, e.version);
     {
-      std::lock_guard<std::mutex> lock(events->mu);
+      MutexLock lock(events->mu);
       auto now = std::chrono::steady_clock::now();
       if (e.state == VersionState::kLoading) {
         events->load_started[key] = now;
@@ -192,7 +192,7 @@ void RemoveLeftovers(const std::string& repository) {
 Status ModelServer::Start() {
   RemoveLeftovers(options_.repository);
   {
-    std::lock_guard<std::mutex> lock(repo_mu_);
+    MutexLock lock(repo_mu_);
     FERRY_RETURN_IF_ERROR(RescanLocked());
   }
   started_ = true;
@@ -203,28 +203,28 @@ Status ModelServer::Start() {
 void ModelServer::Stop() {
   if (stopping_.exchange(true)) return;
   {
-    std::lock_guard<std::mutex> lock(poll_mu_);
+    MutexLock lock(poll_mu_);
     poll_wake_.notify_all();
   }
   if (poll_thread_.joinable()) poll_thread_.join();
-  std::lock_guard<std::mutex> lock(repo_mu_);
+  MutexLock lock(repo_mu_);
   manager_->UnloadAll();
 }
 
 void ModelServer::PollLoop() {
-  std::unique_lock<std::mutex> lock(poll_mu_);
+  MutexLock lock(poll_mu_);
   while (!stopping_) {
     poll_wake_.wait_for(lock, std::chrono::seconds(options_.poll_seconds), [this] { return stopping_.load(); });
     if (stopping_) break;
-    lock.unlock();
+    lock.Unlock();
     Status s = Rescan();
     if (!s.ok() && options_.on_problem) options_.on_problem("repository poll: " + s.message());
-    lock.lock();
+    lock.Lock();
   }
 }
 
 Status ModelServer::Rescan() {
-  std::lock_guard<std::mutex> lock(repo_mu_);
+  MutexLock lock(repo_mu_);
   if (stopping_) return Unavailable("the server is shutting down");
   return RescanLocked();
 }
@@ -240,7 +240,7 @@ Status ModelServer::RescanLocked() {
     }
   }
   {
-    std::lock_guard<std::mutex> lock(unloaded_mu_);
+    MutexLock lock(unloaded_mu_);
     for (const std::string& name : unloaded_) snapshot.models.erase(name);
   }
   manager_->Reconcile(snapshot);
@@ -251,7 +251,7 @@ bool ModelServer::Ready() const {
   if (!started_ || stopping_) return false;
   std::set<std::string> unloaded;
   {
-    std::lock_guard<std::mutex> lock(unloaded_mu_);
+    MutexLock lock(unloaded_mu_);
     unloaded = unloaded_;
   }
   for (const ModelStatus& m : manager_->GetStatus()) {
@@ -294,7 +294,7 @@ Result<UploadResult> ModelServer::PutVersionWith(const std::string& model, std::
                                                  const std::function<Status(const std::string&)>& unpack) {
   FERRY_RETURN_IF_ERROR(CheckModelName(model));
   if (version && *version < 1) return InvalidArgument("version must be a positive integer, got {}", *version);
-  std::lock_guard<std::mutex> lock(repo_mu_);
+  MutexLock lock(repo_mu_);
   if (stopping_) return Unavailable("the server is shutting down");
   const std::string model_dir = ModelDir(model);
   std::error_code ec;
@@ -346,7 +346,7 @@ Result<UploadResult> ModelServer::PutVersionWith(const std::string& model, std::
   SyncDir(model_dir);
   if (created_model_dir) SyncDir(options_.repository);
   {
-    std::lock_guard<std::mutex> ulock(unloaded_mu_);
+    MutexLock ulock(unloaded_mu_);
     unloaded_.erase(model);  // an upload is an explicit wish to serve the model
   }
   FERRY_RETURN_IF_ERROR(RescanLocked());
@@ -367,7 +367,7 @@ Result<UploadResult> ModelServer::PutVersionWith(const std::string& model, std::
 
 Status ModelServer::DeleteVersion(const std::string& model, int64_t version) {
   FERRY_RETURN_IF_ERROR(CheckModelName(model));
-  std::lock_guard<std::mutex> lock(repo_mu_);
+  MutexLock lock(repo_mu_);
   if (stopping_) return Unavailable("the server is shutting down");
   const std::string version_dir = fmt::format("{}/{}", ModelDir(model), version);
   std::error_code ec;
@@ -398,7 +398,7 @@ Status ModelServer::PutConfig(const std::string& model, const std::string& yaml_
   if (!parsed.ok()) return InvalidArgument("invalid config.yaml: {}", parsed.status().message());
   Status usable = ValidateSchedulerSettings(SchedulerSettingsFromConfig(*parsed));
   if (!usable.ok()) return Status(usable.code(), "invalid config.yaml: " + usable.message());
-  std::lock_guard<std::mutex> lock(repo_mu_);
+  MutexLock lock(repo_mu_);
   if (stopping_) return Unavailable("the server is shutting down");
   const std::string model_dir = ModelDir(model);
   std::error_code ec;
@@ -420,12 +420,12 @@ Status ModelServer::PutConfig(const std::string& model, const std::string& yaml_
 
 Status ModelServer::LoadModel(const std::string& model) {
   FERRY_RETURN_IF_ERROR(CheckModelName(model));
-  std::lock_guard<std::mutex> lock(repo_mu_);
+  MutexLock lock(repo_mu_);
   if (stopping_) return Unavailable("the server is shutting down");
   std::error_code ec;
   if (!fs::is_directory(ModelDir(model), ec)) return NotFound("model \"{}\" is not in the repository", model);
   {
-    std::lock_guard<std::mutex> ulock(unloaded_mu_);
+    MutexLock ulock(unloaded_mu_);
     unloaded_.erase(model);
   }
   FERRY_RETURN_IF_ERROR(RescanLocked());
@@ -443,10 +443,10 @@ Status ModelServer::LoadModel(const std::string& model) {
 
 Status ModelServer::UnloadModel(const std::string& model) {
   FERRY_RETURN_IF_ERROR(CheckModelName(model));
-  std::lock_guard<std::mutex> lock(repo_mu_);
+  MutexLock lock(repo_mu_);
   if (stopping_) return Unavailable("the server is shutting down");
   {
-    std::lock_guard<std::mutex> ulock(unloaded_mu_);
+    MutexLock ulock(unloaded_mu_);
     unloaded_.insert(model);
   }
   return RescanLocked();
@@ -460,7 +460,7 @@ std::vector<IndexEntry> ModelServer::Index() const {
   }
   std::set<std::string> unloaded;
   {
-    std::lock_guard<std::mutex> lock(unloaded_mu_);
+    MutexLock lock(unloaded_mu_);
     unloaded = unloaded_;
   }
   for (const ModelStatus& m : manager_->GetStatus()) {

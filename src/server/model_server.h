@@ -22,7 +22,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -31,6 +30,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "registry/filesystem.h"
 #include "registry/version_archive.h"
 #include "server/model_manager.h"
@@ -126,7 +126,7 @@ class ModelServer {
 
  private:
   explicit ModelServer(ModelServerOptions options);
-  Status RescanLocked();  // REQUIRES: repo_mu_
+  Status RescanLocked() REQUIRES(repo_mu_);
   // An upload: `unpack` writes the version's files into the staging directory it is given.
   Result<UploadResult> PutVersionWith(const std::string& model, std::optional<int64_t> version,
                                       const std::function<Status(const std::string&)>& unpack);
@@ -139,15 +139,15 @@ class ModelServer {
   std::shared_ptr<ServingMetrics> metrics_;  // shared with the manager's callbacks, which may outlive the server
   std::unique_ptr<ModelManager> manager_;
 
-  mutable std::mutex repo_mu_;           // serializes repository changes and rescans
-  mutable std::mutex unloaded_mu_;       // short-held, so readiness checks never wait for a load
-  std::set<std::string> unloaded_;       // guarded by unloaded_mu_
-  std::set<std::string> problems_seen_;  // guarded by repo_mu_
+  mutable Mutex repo_mu_;      // serializes repository changes and rescans
+  mutable Mutex unloaded_mu_;  // short-held, so readiness checks never wait for a load
+  std::set<std::string> unloaded_ GUARDED_BY(unloaded_mu_);
+  std::set<std::string> problems_seen_ GUARDED_BY(repo_mu_);
   std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};
 
-  std::mutex poll_mu_;
-  std::condition_variable poll_wake_;
+  Mutex poll_mu_;  // for poll_wake_ only
+  std::condition_variable_any poll_wake_;
   std::thread poll_thread_;
 };
 
