@@ -255,12 +255,12 @@ std::shared_ptr<T> Family<T>::NewMetric() const {
 template <typename T>
 Result<std::shared_ptr<T>> Family<T>::WithLabels(const std::vector<std::string>& label_values) {
   {
-    std::shared_lock lock(mu_);
+    ReaderMutexLock lock(mu_);
     auto it = children_.find(label_values);
     if (it != children_.end()) return it->second.metric;
   }
   FERRY_RETURN_IF_ERROR(CheckLabelValues(name_, label_names_, label_values));
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   // Another thread may have created it between the two locks; emplace keeps the first.
   auto [it, inserted] = children_.try_emplace(label_values);
   if (inserted) it->second = Child{LabelsText(label_names_, label_values), NewMetric()};
@@ -269,13 +269,13 @@ Result<std::shared_ptr<T>> Family<T>::WithLabels(const std::vector<std::string>&
 
 template <typename T>
 bool Family<T>::Remove(const std::vector<std::string>& label_values) {
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   return children_.erase(label_values) > 0;
 }
 
 template <typename T>
 size_t Family<T>::RemovePrefix(const std::vector<std::string>& prefix) {
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   if (prefix.size() > label_names_.size()) return 0;
   size_t removed = 0;
   for (auto it = children_.begin(); it != children_.end();) {
@@ -291,13 +291,13 @@ size_t Family<T>::RemovePrefix(const std::vector<std::string>& prefix) {
 
 template <typename T>
 size_t Family<T>::size() const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   return children_.size();
 }
 
 template <typename T>
 void Family<T>::Render(std::string* out) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   if (children_.empty()) return;
   if constexpr (std::is_same_v<T, Counter>) {
     AppendHeader(name_, help_, MetricType::kCounter, out);
@@ -420,7 +420,7 @@ S* Registry::Adopt(std::unique_ptr<S> section, std::set<std::string>* reserved) 
 }
 
 Result<CounterFamily*> Registry::AddCounter(std::string name, std::string help, std::vector<std::string> label_names) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::set<std::string> reserved;
   FERRY_RETURN_IF_ERROR(Reserve(name, help, MetricType::kCounter, label_names, &reserved));
   std::unique_ptr<CounterFamily> family(
@@ -429,7 +429,7 @@ Result<CounterFamily*> Registry::AddCounter(std::string name, std::string help, 
 }
 
 Result<GaugeFamily*> Registry::AddGauge(std::string name, std::string help, std::vector<std::string> label_names) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::set<std::string> reserved;
   FERRY_RETURN_IF_ERROR(Reserve(name, help, MetricType::kGauge, label_names, &reserved));
   std::unique_ptr<GaugeFamily> family(new GaugeFamily(std::move(name), std::move(help), std::move(label_names), {}));
@@ -447,7 +447,7 @@ Result<HistogramFamily*> Registry::AddHistogram(std::string name, std::string he
                              buckets[i - 1], buckets[i]);
     }
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::set<std::string> reserved;
   FERRY_RETURN_IF_ERROR(Reserve(name, help, MetricType::kHistogram, label_names, &reserved));
   std::unique_ptr<HistogramFamily> family(
@@ -457,7 +457,7 @@ Result<HistogramFamily*> Registry::AddHistogram(std::string name, std::string he
 
 Status Registry::AddCollector(std::vector<FamilyDesc> families, CollectFn collect) {
   if (!collect) return InvalidArgument("collector has no collect function");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::set<std::string> reserved;
   for (const FamilyDesc& desc : families) {
     if (desc.type == MetricType::kHistogram) {
@@ -472,7 +472,7 @@ Status Registry::AddCollector(std::vector<FamilyDesc> families, CollectFn collec
 std::string Registry::Render() const {
   std::vector<const internal::Section*> sections;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     sections.reserve(sections_.size());
     for (const auto& s : sections_) sections.push_back(s.get());
   }

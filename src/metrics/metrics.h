@@ -20,13 +20,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "common/thread_annotations.h"
 
 namespace ferry::metrics {
 
@@ -141,8 +140,8 @@ class Family final : public internal::Section {
   const std::string help_;
   const std::vector<std::string> label_names_;
   const std::vector<double> upper_bounds_;  // histograms only
-  mutable std::shared_mutex mu_;
-  std::map<std::vector<std::string>, Child> children_;  // guarded by mu_; ordered, so the output is stable
+  mutable SharedMutex mu_;
+  std::map<std::vector<std::string>, Child> children_ GUARDED_BY(mu_);  // ordered, so the output is stable
 };
 
 using CounterFamily = Family<Counter>;
@@ -211,18 +210,18 @@ class Registry {
   std::string Render() const;
 
  private:
-  // Validates the names of a family and reserves the series names it exports. REQUIRES: mu_ held.
+  // Validates the names of a family and reserves the series names it exports.
   Status Reserve(const std::string& name, const std::string& help, MetricType type,
-                 const std::vector<std::string>& label_names, std::set<std::string>* reserved) const;
+                 const std::vector<std::string>& label_names, std::set<std::string>* reserved) const REQUIRES(mu_);
 
-  // Appends `section` and takes the series names `reserved` for it. REQUIRES: mu_ held.
+  // Appends `section` and takes the series names `reserved` for it.
   template <typename S>
-  S* Adopt(std::unique_ptr<S> section, std::set<std::string>* reserved);
+  S* Adopt(std::unique_ptr<S> section, std::set<std::string>* reserved) REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  // Guarded by mu_. Entries are never removed, so Render may use them after copying the pointers.
-  std::vector<std::unique_ptr<internal::Section>> sections_;
-  std::set<std::string> series_names_;  // guarded by mu_
+  mutable Mutex mu_;
+  // Entries are never removed, so Render may use them after copying the pointers.
+  std::vector<std::unique_ptr<internal::Section>> sections_ GUARDED_BY(mu_);
+  std::set<std::string> series_names_ GUARDED_BY(mu_);
 };
 
 // `count` bounds start, start*factor, start*factor^2, ... rounded to 15 significant digits so that they print
