@@ -52,7 +52,13 @@ Status RefuseMember(std::string_view name, std::string_view why) {
   return InvalidArgument("archive member {} {}", Quote(name), why);
 }
 
+bool QuotaBinds(const UnpackLimits& limits) { return limits.quota_bytes < limits.max_total_bytes; }
+
 Status TooBig(std::string_view name, const UnpackLimits& limits) {
+  if (QuotaBinds(limits)) {
+    return ResourceExhausted("the upload needs more than the {} bytes the repository quota leaves, at member {}",
+                             limits.quota_bytes, Quote(name));
+  }
   return InvalidArgument("the archive expands to more than {} bytes (max_total_bytes), at member {}",
                          limits.max_total_bytes, Quote(name));
 }
@@ -115,7 +121,7 @@ uint64_t SaturatingMul(uint64_t a, uint64_t b) { return b != 0 && a > UINT64_MAX
 // allow, which then bounds both libarchive passes.
 Status CheckGzip(std::string_view body, const UnpackLimits& limits) {
   const uint64_t max_tar_bytes =
-      SaturatingAdd(SaturatingAdd(limits.max_total_bytes, kTarOverheadFixed),
+      SaturatingAdd(SaturatingAdd(UnpackBudget(limits), kTarOverheadFixed),
                     SaturatingMul(SaturatingAdd(limits.max_files, 2), kTarOverheadPerMember));
   z_stream zs{};
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return Internal("cannot initialize zlib");
@@ -143,6 +149,12 @@ Status CheckGzip(std::string_view body, const UnpackLimits& limits) {
     for (size_t i = 0; total + i < 2 && i < produced; ++i) head[total + i] = out[i];
     total += produced;
     if (total > max_tar_bytes) {
+      if (QuotaBinds(limits)) {
+        return ResourceExhausted(
+            "the archive decompresses to more than {} bytes, more than the {} bytes the repository quota leaves "
+            "can hold",
+            max_tar_bytes, limits.quota_bytes);
+      }
       return InvalidArgument("the archive decompresses to more than {} bytes (max_total_bytes and max_files allow)",
                              max_tar_bytes);
     }
@@ -281,7 +293,7 @@ Result<Plan> PlanArchive(std::string_view body, const UnpackLimits& limits) {
         }
         if (!member) return Status::Ok();
         if (!seen.insert(member->name).second) return RefuseMember(member->name, "appears more than once");
-        if (member->declared_size > limits.max_total_bytes - declared_total) return TooBig(member->name, limits);
+        if (member->declared_size > UnpackBudget(limits) - declared_total) return TooBig(member->name, limits);
         declared_total += member->declared_size;
         plan.members.push_back(*member);
         return Status::Ok();
@@ -431,7 +443,7 @@ Status ExtractArchive(std::string_view body, const Plan& plan, int root_fd, cons
     name.remove_prefix(std::min(name.size(), plan.strip_prefix.size()));
     if (name.empty()) return Status::Ok();
     if (planned.is_dir) return OpenDirs(root_fd, name).status();
-    return WriteFile(root_fd, name, a, {}, planned.declared_size, limits.max_total_bytes - total, limits, &total);
+    return WriteFile(root_fd, name, a, {}, planned.declared_size, UnpackBudget(limits) - total, limits, &total);
   });
 }
 
@@ -451,6 +463,8 @@ Result<Fd> OpenDestDir(const std::string& dest_dir) {
 
 }  // namespace
 
+uint64_t UnpackBudget(const UnpackLimits& limits) { return std::min(limits.max_total_bytes, limits.quota_bytes); }
+
 UploadKind DetectUploadKind(std::string_view body) {
   if (body.size() >= 2 && static_cast<unsigned char>(body[0]) == 0x1f && static_cast<unsigned char>(body[1]) == 0x8b) {
     return UploadKind::kTarGz;
@@ -465,7 +479,7 @@ Status UnpackVersion(std::string_view body, const std::string& dest_dir, const U
   const UploadKind kind = DetectUploadKind(body);
   if (kind == UploadKind::kOnnx) {
     uint64_t total = 0;
-    return WriteFile(root.get(), kModelFileName, nullptr, body, body.size(), limits.max_total_bytes, limits, &total);
+    return WriteFile(root.get(), kModelFileName, nullptr, body, body.size(), UnpackBudget(limits), limits, &total);
   }
   if (kind == UploadKind::kTarGz) FERRY_RETURN_IF_ERROR(CheckGzip(body, limits));
   FERRY_ASSIGN_OR_RETURN(Plan plan, PlanArchive(body, limits));
@@ -491,11 +505,11 @@ Status UnpackVersionFile(const std::string& path, const std::string& dest_dir, c
   if (DetectUploadKind(body) != UploadKind::kOnnx) return UnpackVersion(body, dest_dir, limits);
   // A raw model: moved into place rather than copied, when it is on the destination's filesystem.
   FERRY_ASSIGN_OR_RETURN(Fd root, OpenDestDir(dest_dir));
-  if (size > limits.max_total_bytes) return TooBig(kModelFileName, limits);
+  if (size > UnpackBudget(limits)) return TooBig(kModelFileName, limits);
   if (::renameat(AT_FDCWD, path.c_str(), root.get(), kModelFileName) == 0) return Status::Ok();
   if (errno != EXDEV) return Internal("cannot move the upload into {}: {}", dest_dir, ErrnoText(errno));
   uint64_t total = 0;
-  return WriteFile(root.get(), kModelFileName, nullptr, body, body.size(), limits.max_total_bytes, limits, &total);
+  return WriteFile(root.get(), kModelFileName, nullptr, body, body.size(), UnpackBudget(limits), limits, &total);
 }
 
 }  // namespace ferry

@@ -25,7 +25,13 @@ struct UnpackLimits {
   uint64_t max_total_bytes = 1ull << 30;
   // Regular files plus directories in the result, the directories implied by member paths included.
   uint64_t max_files = 10000;
+  // Bytes the repository's quota leaves for this upload (counted like max_total_bytes); UINT64_MAX: no quota.
+  // Crossing it is ResourceExhausted rather than InvalidArgument: the upload is fine, the repository is full.
+  uint64_t quota_bytes = UINT64_MAX;
 };
+
+// The bound an unpack enforces: the smaller of max_total_bytes and quota_bytes.
+uint64_t UnpackBudget(const UnpackLimits& limits);
 
 enum class UploadKind { kOnnx, kTar, kTarGz };
 
@@ -42,12 +48,14 @@ UploadKind DetectUploadKind(std::string_view body);
 //    names with a backslash, names longer than 1024 bytes or with a component longer than 255 bytes, symbolic
 //    and hard links, devices, FIFOs and sockets, a member that appears twice (after "./" stripping), a name
 //    that is both a file and a directory, more than limits.max_files files and directories, more than
-//    limits.max_total_bytes in all. If the archive has no top-level model.onnx but all its members lie under
-//    one top-level directory that holds model.onnx, that directory is stripped. The result must hold a
-//    top-level model.onnx. A corrupt or truncated archive is InvalidArgument with libarchive's (or zlib's)
-//    message, a gzip CRC or length mismatch included. A .tar.gz whose tar stream is longer than max_total_bytes
-//    plus 16 KiB per allowed member (plus 64 KiB) is refused before extraction (a decompression bomb), and so
-//    is a gzip stream inside a gzip stream.
+//    limits.max_total_bytes in all (more than limits.quota_bytes: ResourceExhausted). If the archive has no top-level
+//    model.onnx but all its members lie under one top-level directory that holds model.onnx, that directory is
+//    stripped. The result must hold a top-level model.onnx. A corrupt or truncated archive is InvalidArgument with
+//    libarchive's (or zlib's) message, a gzip CRC or length mismatch included. A .tar.gz whose tar stream is longer
+//    than the budget (UnpackBudget) plus 16 KiB per allowed member (plus 64 KiB) is refused before extraction (a
+//    decompression bomb; ResourceExhausted when the quota is the smaller bound), and so is a gzip stream inside a gzip
+//    stream. Sizes are checked against the budget three times, so a bomb stops early: the inflated length before
+//    anything is written, the headers' declared sizes before anything is written, and the bytes written.
 //    Names are decided from a first pass over all headers before anything is written (the archive is read
 //    twice from memory); member names cannot contain NUL (tar names are NUL-terminated strings).
 // Files are created with mode 0644 and directories with 0755 (both less the umask). Nothing is fsync'ed.

@@ -585,6 +585,44 @@ TEST_F(UnpackVersionTest, RefusesTooManyBytes) {
   ExpectRefused(body, "more than 1000 bytes", limits);
 }
 
+// The repository quota (quota_bytes) is counted like max_total_bytes, but crossing it is ResourceExhausted (the
+// upload is fine; the repository is full), and a compressed bomb is stopped before anything is written.
+TEST_F(UnpackVersionTest, QuotaIsResourceExhaustedAndStopsEarly) {
+  UnpackLimits limits;
+  limits.quota_bytes = 1000;  // max_total_bytes stays 1 GiB: the quota is the smaller bound
+  limits.max_files = 10;      // so the inflated tar may hold 1000 + 64 KiB + 12 x 16 KiB bytes
+  auto expect_quota = [&](const std::string& body, const std::string& message_part) {
+    Status s = UnpackVersion(body, dest_, limits);
+    EXPECT_EQ(s.code(), StatusCode::kResourceExhausted) << s.ToString();
+    EXPECT_NE(s.message().find(message_part), std::string::npos) << s.message();
+    EXPECT_TRUE(Tree().empty());
+    EXPECT_EQ(RootNames(), (std::set<std::string>{"stage"}));
+    ResetDest();
+  };
+  SCOPED_TRACE("raw model.onnx");
+  expect_quota(std::string(1001, 'm'),
+               "more than the 1000 bytes the repository quota leaves, at member \"model.onnx\"");
+  SCOPED_TRACE("declared sizes 600 + 401");
+  expect_quota(MakeTar({File("model.onnx", std::string(600, 'm')), File("w", std::string(401, 'w'))}),
+               "more than the 1000 bytes the repository quota leaves, at member \"w\"");
+  // 64 MiB of zeros compress to about 64 KiB: refused while inflating (past 263144 bytes), before a byte is
+  // written.
+  SCOPED_TRACE("gzip bomb");
+  const std::string bomb = MakeTar({File("model.onnx", std::string(64 << 20, '\0'))}, /*gzip=*/true);
+  ASSERT_LT(bomb.size(), 1u << 20);
+  expect_quota(bomb,
+               "the archive decompresses to more than 263144 bytes, more than the 1000 bytes the repository quota "
+               "leaves can hold");
+  // Inclusive: exactly what the quota leaves fits.
+  ASSERT_TRUE(UnpackVersion(MakeTar({File("model.onnx", std::string(600, 'm')), File("w", std::string(400, 'w'))}),
+                            dest_, limits)
+                  .ok());
+  // Where max_total_bytes is the smaller bound, it is still the caller's error (InvalidArgument).
+  ResetDest();
+  limits.max_total_bytes = 500;
+  EXPECT_EQ(UnpackVersion(std::string(800, 'm'), dest_, limits).code(), StatusCode::kInvalidArgument);
+}
+
 // A pax sparse member whose header declares 10 bytes but whose sparse map puts data at 2 MiB: only the check
 // made while writing can see its real size.
 TEST_F(UnpackVersionTest, RefusesSparseBombWhileWriting) {
