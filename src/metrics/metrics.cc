@@ -290,6 +290,29 @@ size_t Family<T>::RemovePrefix(const std::vector<std::string>& prefix) {
 }
 
 template <typename T>
+size_t Family<T>::RemoveMatching(const std::map<std::string, std::string>& match) {
+  std::vector<std::pair<size_t, std::string>> positions;  // label index -> required value
+  for (const auto& [name, value] : match) {
+    auto it = std::find(label_names_.begin(), label_names_.end(), name);
+    if (it == label_names_.end()) return 0;
+    positions.emplace_back(static_cast<size_t>(it - label_names_.begin()), value);
+  }
+  WriterMutexLock lock(mu_);
+  size_t removed = 0;
+  for (auto it = children_.begin(); it != children_.end();) {
+    const bool matches =
+        std::all_of(positions.begin(), positions.end(), [&](const auto& p) { return it->first[p.first] == p.second; });
+    if (matches) {
+      it = children_.erase(it);
+      ++removed;
+    } else {
+      ++it;
+    }
+  }
+  return removed;
+}
+
+template <typename T>
 size_t Family<T>::size() const {
   ReaderMutexLock lock(mu_);
   return children_.size();

@@ -120,6 +120,10 @@ class Family final : public internal::Section {
   // Detaches every child whose first prefix.size() label values equal `prefix` (e.g. {model, version} when a
   // version unloads); returns how many. An empty prefix removes all children.
   size_t RemovePrefix(const std::vector<std::string>& prefix);
+  // Detaches every child whose labels named in `match` have the given values, whatever its other labels (e.g.
+  // {{"model", "m"}, {"version", "2"}} for every protocol and code); returns how many. A name that is not one of
+  // label_names() matches nothing; an empty `match` removes all children.
+  size_t RemoveMatching(const std::map<std::string, std::string>& match);
 
   // Number of children now exported.
   size_t size() const;

@@ -51,6 +51,7 @@ struct ModelManager::VersionRecord {
   std::shared_ptr<const Model> model;    // AVAILABLE only
   std::shared_ptr<Scheduler> scheduler;  // AVAILABLE only (when schedulers are started)
   int64_t handles = 0;                   // outstanding VersionHandles
+  uint64_t ended = 0;                    // END: when it ended, in State::ends order
 };
 
 struct ModelManager::ModelRecord {
@@ -65,11 +66,24 @@ struct ModelManager::State {
   std::condition_variable_any unloads_done;  // signalled when `unloading` drops to 0
   std::map<std::string, ModelRecord> models GUARDED_BY(mu);
   int64_t unloading GUARDED_BY(mu) = 0;  // records in UNLOADING
+  uint64_t ends GUARDED_BY(mu) = 0;      // versions that reached END so far
+  size_t max_ended_versions = 4;
   std::function<void(const VersionEvent&)> on_event;
 
   void SetState(VersionRecord& r, VersionState s) REQUIRES(mu) {
     r.state = s;
+    if (s == VersionState::kEnd) r.ended = ++ends;
     if (on_event) on_event(VersionEvent{r.model_name, r.version, s, s == VersionState::kFailed ? r.error : ""});
+  }
+
+  // Forgets the END records of `rec` beyond the max_ended_versions that ended last.
+  void TrimEnded(ModelRecord& rec) REQUIRES(mu) {
+    std::vector<std::pair<uint64_t, int64_t>> ended;  // (when, version)
+    for (const auto& [v, r] : rec.versions)
+      if (r->state == VersionState::kEnd) ended.emplace_back(r->ended, v);
+    if (ended.size() <= max_ended_versions) return;
+    std::sort(ended.begin(), ended.end());
+    for (size_t i = 0; i + max_ended_versions < ended.size(); ++i) rec.versions.erase(ended[i].second);
   }
 
   // Moves an AVAILABLE record to UNLOADING, and on to END when no handle is out. The Model goes to `garbage`
@@ -100,6 +114,8 @@ struct ModelManager::HandleReleaser {
       if (record->handles == 0 && record->state == VersionState::kUnloading) {
         state->SetState(*record, VersionState::kEnd);
         if (--state->unloading == 0) state->unloads_done.notify_all();
+        auto it = state->models.find(record->model_name);
+        if (it != state->models.end()) state->TrimEnded(it->second);
       }
     }
     delete v;  // may free the Model; outside the lock
@@ -117,6 +133,7 @@ ModelManager::ModelManager(ModelManagerOptions options)
       update_scheduler_(std::move(options.update_scheduler)),
       state_(std::make_shared<State>()) {
   state_->on_event = std::move(options.on_event);
+  state_->max_ended_versions = options.max_ended_versions;
 }
 
 ModelManager::~ModelManager() = default;
@@ -244,6 +261,7 @@ void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
         }
         ++it;
       }
+      st.TrimEnded(rec);
     }
     // Forget models that left the repository once nothing of them is left but ended versions.
     for (auto it = st.models.begin(); it != st.models.end();) {

@@ -16,6 +16,9 @@
 //  - A model that left the repository unloads all its versions; Acquire then answers NotFound.
 //  - A version that was UNLOADING, END or removed and is desired again is loaded afresh.
 //  - A FAILED version is forgotten once it is no longer desired (so deleting and re-uploading retries it).
+//  - Ended versions leave bounded traces: the status keeps the END entries of a model's last
+//    ModelManagerOptions::max_ended_versions (default 4) versions to end and forgets older ones. FAILED entries
+//    stay only while their version is on disk (see above), so the repository's version quota bounds them.
 //
 // Loads run synchronously inside Reconcile, one after the other, on the caller's thread, without the
 // manager's lock held: Acquire and GetStatus keep working (and keep returning the old version) while a load
@@ -108,6 +111,9 @@ struct ModelManagerOptions {
   // Optional. Applies a changed config.yaml to the scheduler of a version that stays AVAILABLE (runtime tuning:
   // no reload). Called after the loads of a Reconcile, without the lock. An error is kept as the model's error.
   std::function<Status(Scheduler& scheduler, const ModelConfig& config)> update_scheduler;
+  // END entries kept per model in GetStatus(), the most recent to end (default 4); older ones are forgotten,
+  // so uploading and deleting versions forever does not grow the status.
+  size_t max_ended_versions = 4;
 };
 
 class ModelManager {

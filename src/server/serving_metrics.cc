@@ -1,11 +1,15 @@
 #include "server/serving_metrics.h"
 
+#include <map>
+
 #include "metrics/process_metrics.h"
 #include "server/model_manager.h"
 
 namespace ferry {
 
 namespace {
+
+const std::string kNone;  // the model and version labels of requests that reached no loaded version
 
 // 100 us .. ~100 s.
 std::vector<double> LatencyBuckets() { return metrics::ExponentialBuckets(0.0001, 2, 21); }
@@ -79,31 +83,45 @@ Status ServingMetrics::WatchManager(const ModelManager* manager) {
 
 void ServingMetrics::RecordRequest(const std::string& protocol, const std::string& model, const std::string& version,
                                    int code, double seconds) {
-  Use<metrics::Counter>(requests_, {protocol, model, version, std::to_string(code)},
-                        [](metrics::Counter& c) { c.Increment(); });
-  Use<metrics::Histogram>(request_seconds_, {protocol, model, version},
-                          [seconds](metrics::Histogram& h) { h.Observe(seconds); });
+  std::lock_guard<std::mutex> lock(live_mu_);
+  const bool live = live_.count({model, version}) > 0;
+  const std::string& m = live ? model : kNone;
+  const std::string& v = live ? version : kNone;
+  Use<metrics::Counter>(requests_, {protocol, m, v, std::to_string(code)}, [](metrics::Counter& c) { c.Increment(); });
+  Use<metrics::Histogram>(request_seconds_, {protocol, m, v}, [seconds](metrics::Histogram& h) { h.Observe(seconds); });
 }
 
 void ServingMetrics::RecordTiming(const std::string& model, int64_t version, const RequestTiming& timing) {
   const std::string v = std::to_string(version);
+  std::lock_guard<std::mutex> lock(live_mu_);
+  if (!live_.count({model, v})) return;
   Use<metrics::Histogram>(queue_seconds_, {model, v}, [&](metrics::Histogram& h) { h.Observe(timing.queue_seconds); });
   Use<metrics::Histogram>(compute_seconds_, {model, v},
                           [&](metrics::Histogram& h) { h.Observe(timing.compute_seconds); });
 }
 
 void ServingMetrics::RecordBatch(const std::string& model, int64_t version, int64_t rows) {
+  std::lock_guard<std::mutex> lock(live_mu_);
+  if (!live_.count({model, std::to_string(version)})) return;
   Use<metrics::Histogram>(batch_size_, {model, std::to_string(version)},
                           [rows](metrics::Histogram& h) { h.Observe(static_cast<double>(rows)); });
 }
 
 void ServingMetrics::RecordLoad(const std::string& model, int64_t version, double seconds) {
+  std::lock_guard<std::mutex> lock(live_mu_);
+  live_.emplace(model, std::to_string(version));
   Use<metrics::Gauge>(load_seconds_, {model, std::to_string(version)},
                       [seconds](metrics::Gauge& g) { g.Set(seconds); });
 }
 
 void ServingMetrics::ForgetVersion(const std::string& model, int64_t version) {
   const std::vector<std::string> prefix{model, std::to_string(version)};
+  std::lock_guard<std::mutex> lock(live_mu_);
+  live_.erase({prefix[0], prefix[1]});
+  // Request series lead with the protocol, and the counter has a series per status code.
+  const std::map<std::string, std::string> match{{"model", model}, {"version", prefix[1]}};
+  requests_->RemoveMatching(match);
+  request_seconds_->RemoveMatching(match);
   queue_seconds_->RemovePrefix(prefix);
   compute_seconds_->RemovePrefix(prefix);
   batch_size_->RemovePrefix(prefix);

@@ -11,14 +11,19 @@
 //   ferry_model_memory_bytes{model,version,device,kind}      weights and planned intermediate memory
 //   process_*                                                resident memory, CPU seconds, open files, ...
 //
-// Model and version labels come only from versions that resolved, so unknown names in URLs cannot grow the
-// series without bound. A version's series are dropped when it ends. Thread-safe.
+// Model and version labels come only from versions that are loaded (between RecordLoad and ForgetVersion), so
+// unknown names in URLs cannot grow the series without bound, and a reply recorded after its version ended (the
+// DELETE of that version, the last request of an unloading one) cannot bring the version's series back: it is
+// counted without model and version. A version's series are dropped when it ends. Thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "common/status.h"
 #include "metrics/metrics.h"
@@ -40,7 +45,10 @@ class ServingMetrics {
                      double seconds);
   void RecordTiming(const std::string& model, int64_t version, const RequestTiming& timing);
   void RecordBatch(const std::string& model, int64_t version, int64_t rows);
+  // The version is loaded (AVAILABLE): from now on its requests are labeled with it.
   void RecordLoad(const std::string& model, int64_t version, double seconds);
+  // Drops every series labeled with this version (requests of every protocol and code, timings, batch sizes,
+  // load time), when the version ends: unloaded or deleted versions leave nothing in the exposition.
   void ForgetVersion(const std::string& model, int64_t version);
   metrics::Gauge& in_flight() { return *in_flight_; }
 
@@ -58,6 +66,10 @@ class ServingMetrics {
   metrics::HistogramFamily* batch_size_ = nullptr;
   metrics::GaugeFamily* load_seconds_ = nullptr;
   std::shared_ptr<metrics::Gauge> in_flight_;
+  // Loaded versions, (model, version). Held while a version's series are looked up or dropped, so a lookup
+  // never recreates a series that ForgetVersion is dropping. Taken before the families' own locks.
+  mutable std::mutex live_mu_;
+  std::set<std::pair<std::string, std::string>> live_;  // guarded by live_mu_
 };
 
 }  // namespace ferry

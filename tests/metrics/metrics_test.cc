@@ -222,6 +222,32 @@ TEST(RegistryTest, RemoveDetachesChildren) {
   EXPECT_EQ(r.Render(), "");
 }
 
+TEST(RegistryTest, RemoveMatchingIgnoresTheOtherLabels) {
+  Registry r;
+  CounterFamily* c = Must(r.AddCounter("req_total", "h", {"protocol", "model", "version", "code"}));
+  for (const char* protocol : {"tfs", "kserve"}) {
+    for (const char* code : {"200", "400"}) {
+      Must(c->WithLabels({protocol, "m", "1", code}))->Increment();
+      Must(c->WithLabels({protocol, "m", "2", code}))->Increment();
+    }
+  }
+  Must(c->WithLabels({"tfs", "m1", "1", "200"}))->Increment();  // another model with a similar name
+  EXPECT_EQ(c->size(), 9u);
+  EXPECT_EQ(c->RemoveMatching({{"model", "m"}, {"version", "3"}}), 0u);
+  EXPECT_EQ(c->RemoveMatching({{"model", "m"}, {"no_such_label", "1"}}), 0u);
+  EXPECT_EQ(c->RemoveMatching({{"model", "m"}, {"version", "1"}}), 4u);  // 2 protocols x 2 codes
+  EXPECT_EQ(c->size(), 5u);
+  EXPECT_EQ(c->RemoveMatching({{"version", "1"}}), 1u);
+  EXPECT_EQ(r.Render(),
+            "# HELP req_total h\n# TYPE req_total counter\n"
+            "req_total{protocol=\"kserve\",model=\"m\",version=\"2\",code=\"200\"} 1\n"
+            "req_total{protocol=\"kserve\",model=\"m\",version=\"2\",code=\"400\"} 1\n"
+            "req_total{protocol=\"tfs\",model=\"m\",version=\"2\",code=\"200\"} 1\n"
+            "req_total{protocol=\"tfs\",model=\"m\",version=\"2\",code=\"400\"} 1\n");
+  EXPECT_EQ(c->RemoveMatching({}), 4u);
+  EXPECT_EQ(r.Render(), "");
+}
+
 TEST(RegistryTest, CollectorsRenderInRegistrationOrder) {
   Registry r;
   ASSERT_TRUE(r.AddGauge("first", "h").ok());

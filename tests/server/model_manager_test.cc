@@ -251,6 +251,23 @@ TEST_F(ModelManagerTest, InFlightHandleDelaysEnd) {
   EXPECT_EQ(events().back(), "m/1 END");
 }
 
+TEST_F(ModelManagerTest, StatusKeepsTheLastFourEndedVersions) {
+  // 20 versions replace each other (the latest policy); versions 1..19 end, and only 16..19 stay listed.
+  for (int64_t v = 1; v <= 20; ++v) manager_->Reconcile(Snap({Entry("m", {v})}));
+  EXPECT_EQ(States(*manager_, "m"), "16:END 17:END 18:END 19:END 20:AVAILABLE");
+  // A version that ends when its last handle drops counts as the latest to end: 16 is forgotten then.
+  auto held = manager_->Acquire("m");
+  ASSERT_TRUE(held.ok());
+  manager_->Reconcile(Snap({Entry("m", {21})}));
+  EXPECT_EQ(States(*manager_, "m"), "16:END 17:END 18:END 19:END 20:UNLOADING 21:AVAILABLE");
+  held = Status(StatusCode::kInternal, "dropped");
+  EXPECT_EQ(States(*manager_, "m"), "17:END 18:END 19:END 20:END 21:AVAILABLE");
+  // A forgotten version that comes back loads afresh, as a removed one does.
+  manager_->Reconcile(Snap({Entry("m", {2}, Specific({2}))}));
+  EXPECT_EQ(States(*manager_, "m"), "2:AVAILABLE 18:END 19:END 20:END 21:END");
+  EXPECT_EQ(loader_.calls().back(), "m/2 /repo/m/2/model.onnx");
+}
+
 TEST_F(ModelManagerTest, EndWaitsForTheLastOfSeveralHandles) {
   manager_->Reconcile(Snap({Entry("m", {1})}));
   VersionHandle a = *manager_->Acquire("m");
@@ -394,10 +411,14 @@ TEST_F(ModelManagerTest, ConcurrentAcquireDuringReconcile) {
   EXPECT_EQ(backwards.load(), 0);
   EXPECT_GT(acquired.load(), 0);
   EXPECT_TRUE(manager_->WaitForUnloads(std::chrono::milliseconds(1000)));
-  std::string expected;
-  for (int v = 1; v < kVersions; ++v) expected += std::to_string(v) + ":END ";
-  expected += std::to_string(kVersions) + ":AVAILABLE";
-  EXPECT_EQ(States(*manager_, "m"), expected);
+  // Every older version ended; the status keeps the 4 that ended last (which ones depends on when the
+  // readers dropped their handles).
+  auto status = manager_->GetModelStatus("m");
+  ASSERT_TRUE(status.ok());
+  ASSERT_EQ(status->versions.size(), 5u);
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(status->versions[i].state, VersionState::kEnd);
+  EXPECT_EQ(status->versions[4].version, kVersions);
+  EXPECT_EQ(status->versions[4].state, VersionState::kAvailable);
 }
 
 }  // namespace
