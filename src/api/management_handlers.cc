@@ -24,7 +24,15 @@ void PutVersion(Call& call, const std::string& model, std::optional<std::string>
   Result<UploadResult> uploaded = request.body_file
                                       ? call.server->PutVersionFile(model, version, request.body_file->path())
                                       : call.server->PutVersion(model, version, request.body);
-  if (!uploaded.ok()) return call.respond(StatusReply(uploaded.status()));
+  if (!uploaded.ok()) {
+    // An upload's ResourceExhausted is a storage limit (max_versions_per_model, max_repository_bytes): 507
+    // Insufficient Storage (RFC 4918 11.5), not the 503 + Retry-After of a full queue, since retrying soon won't
+    // help.
+    if (uploaded.status().code() == StatusCode::kResourceExhausted) {
+      return call.respond(ErrorReply(507, uploaded.status().message()));
+    }
+    return call.respond(StatusReply(uploaded.status()));
+  }
   call.info->version = std::to_string(uploaded->version);
   Json j{{"model", model}, {"version", uploaded->version}};
   if (uploaded->served) {

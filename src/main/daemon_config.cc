@@ -182,6 +182,16 @@ Status ParseKey(const std::string& name, const YAML::Node& value, const std::str
     FERRY_ASSIGN_OR_RETURN(config.shutdown_timeout_seconds, YamlInt(value, name, 0, INT_MAX));
   } else if (name == "inference_threads") {
     FERRY_ASSIGN_OR_RETURN(config.inference_threads, YamlInt(value, name, 0, kMaxInferenceThreads));
+  } else if (name == "max_versions_per_model") {
+    FERRY_ASSIGN_OR_RETURN(config.max_versions_per_model, YamlInt(value, name, 1, 1000000));
+  } else if (name == "max_repository_bytes") {
+    FERRY_ASSIGN_OR_RETURN(config.max_repository_bytes, YamlInteger(value, name, 0, UINT64_MAX, UINT64_MAX));
+  } else if (name == "max_total_instances") {
+    FERRY_ASSIGN_OR_RETURN(config.max_total_instances, YamlInt(value, name, 1, kMaxTotalInstances));
+  } else if (name == "max_model_memory_bytes") {
+    FERRY_ASSIGN_OR_RETURN(config.max_model_memory_bytes, YamlInteger(value, name, 1, UINT64_MAX, UINT64_MAX));
+  } else if (name == "max_server_memory_bytes") {
+    FERRY_ASSIGN_OR_RETURN(config.max_server_memory_bytes, YamlInteger(value, name, 0, UINT64_MAX, UINT64_MAX));
   } else if (name == "http_threads") {
     FERRY_ASSIGN_OR_RETURN(config.http_threads, YamlInt(value, name, 0, 256));
   } else if (name == "max_connections") {

@@ -39,6 +39,13 @@ struct DaemonConfig {
   // The CPU thread budget shared by every inference instance, 0..kMaxInferenceThreads; 0 means all cores.
   int inference_threads = 0;
 
+  // Storage and admission limits (server/model_server.h, server/admission.h).
+  int max_versions_per_model = 100;              // 1..1000000; an upload beyond it gets 507
+  uint64_t max_repository_bytes = 0;             // bytes of the repository's files; 0: no quota; beyond it 507
+  int max_total_instances = 1024;                // instances of all loaded versions, 1..kMaxTotalInstances
+  uint64_t max_model_memory_bytes = 2ull << 30;  // one version: weights + instances x planned memory, > 0
+  uint64_t max_server_memory_bytes = 0;          // all loaded versions; 0: 3/4 of RAM (or of the cgroup limit)
+
   // The HTTP server (see http::HttpServerOptions for what each limit answers).
   int http_threads = 0;                         // I/O threads, 0..256; 0: one per core, at most 4
   int max_connections = 0;                      // 0..1048576; 0: what the open-files limit allows, at most 4096
@@ -69,6 +76,11 @@ inline constexpr const char* kDaemonConfigKeys[] = {"model_repository",
                                                     "max_upload_bytes",
                                                     "shutdown_timeout_seconds",
                                                     "inference_threads",
+                                                    "max_versions_per_model",
+                                                    "max_repository_bytes",
+                                                    "max_total_instances",
+                                                    "max_model_memory_bytes",
+                                                    "max_server_memory_bytes",
                                                     "http_threads",
                                                     "max_connections",
                                                     "max_request_line_bytes",
@@ -84,6 +96,8 @@ inline constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "
 inline constexpr const char* kLogFormats[] = {"text", "json"};
 // A sanity bound: a typo such as 80000 threads would otherwise bring the host down instead of failing fast.
 inline constexpr int kMaxInferenceThreads = 1024;
+// The same for instances (one thread each): 64 models at the per-model cap of 256.
+inline constexpr int kMaxTotalInstances = 16384;
 
 // Parses the YAML text of a daemon config file. An empty file (or only comments) gives the defaults, with
 // model_repository left empty for the command line to supply. A relative model_repository is resolved

@@ -155,6 +155,11 @@ int ServeCommand(const std::vector<std::string>& args) {
   so.poll_seconds = config.poll_seconds;
   so.inference_threads = config.inference_threads > 0 ? config.inference_threads : CoreCount();
   so.upload_limits.max_total_bytes = config.max_upload_bytes;
+  so.max_versions_per_model = config.max_versions_per_model;
+  so.max_repository_bytes = config.max_repository_bytes;
+  so.admission.max_total_instances = config.max_total_instances;
+  so.admission.max_model_memory_bytes = config.max_model_memory_bytes;
+  so.admission.max_server_memory_bytes = config.max_server_memory_bytes;
   so.on_event = [&log](const VersionEvent& e, double seconds) {
     std::vector<std::pair<std::string, nlohmann::json>> fields{{"model", e.model_name}, {"version", e.version}};
     if (e.state == VersionState::kAvailable || e.state == VersionState::kFailed) {

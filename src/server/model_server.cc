@@ -58,6 +58,31 @@ void SyncDir(const std::string& dir) {
   ::close(fd);
 }
 
+// Bytes of the files under `repository`, as listed (holes included), without following symbolic links. The
+// dot-named entries at its top are the working files of operations in progress (an upload's spooled body and
+// staging directory, a deleted version awaiting removal): not counted, or an upload would count itself.
+uint64_t RepositoryBytes(const std::string& repository) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& top : fs::directory_iterator(repository, ec)) {
+    if (top.path().filename().string().rfind('.', 0) == 0) continue;
+    std::error_code ignore;
+    if (top.is_symlink(ignore)) continue;
+    if (top.is_regular_file(ignore)) {
+      total += top.file_size(ignore);
+      continue;
+    }
+    if (!top.is_directory(ignore)) continue;
+    for (fs::recursive_directory_iterator it(top.path(), ignore), end; !ignore && it != end; it.increment(ignore)) {
+      std::error_code e;
+      if (it->is_symlink(e) || !it->is_regular_file(e)) continue;
+      const uintmax_t size = it->file_size(e);
+      if (!e) total += size;
+    }
+  }
+  return total;
+}
+
 Status CheckModelName(const std::string& model) {
   if (!IsValidModelName(model)) {
     return InvalidArgument("invalid model name \"{}\": names match [A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}", model);
@@ -137,12 +162,19 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
     if (events->on_event) events->on_event(e, seconds);
   };
   server->budget_ = std::make_shared<ThreadBudget>(server->options_.inference_threads);
+  server->ledger_ = AdmissionLedger::Create(server->options_.admission);
   mo.start_scheduler = [self](const std::string& model, int64_t version, const std::shared_ptr<const Model>& loaded,
-                              const ModelConfig& config) {
+                              const ModelConfig& config) -> Result<std::shared_ptr<Scheduler>> {
     SchedulerOptions so;
     so.name = fmt::format("{}/{}", model, version);
     so.model = loaded;
     so.settings = SchedulerSettingsFromConfig(config);
+    // Admission, before any instance allocates its arena: the version's memory, then the server's totals.
+    FERRY_RETURN_IF_ERROR(ValidateSchedulerSettings(so.settings));
+    FERRY_ASSIGN_OR_RETURN(Footprint footprint,
+                           EstimateFootprint(*loaded, so.settings, self->options_.inference_threads));
+    FERRY_RETURN_IF_ERROR(CheckVersionMemory(so.name, footprint, self->ledger_->limits()));
+    FERRY_ASSIGN_OR_RETURN(AdmissionLedger::Reservation reservation, self->ledger_->Reserve(so.name, footprint));
     so.factory = CpuInstanceFactory(loaded);
     so.clock = self->options_.clock;
     so.budget = self->budget_;
@@ -152,10 +184,31 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
       metrics->RecordBatch(model, version, b.rows);
       if (on_batch) on_batch(model, version, b);
     };
-    return Scheduler::Create(std::move(so));
+    FERRY_ASSIGN_OR_RETURN(std::shared_ptr<Scheduler> scheduler, Scheduler::Create(std::move(so)));
+    // The reservation lives as long as the scheduler (until the version's last handle drops): one allocation
+    // holds both, and the handle the manager keeps points at the scheduler.
+    struct Held {
+      AdmissionLedger::Reservation reservation;  // released after the scheduler is destroyed
+      std::shared_ptr<Scheduler> scheduler;
+    };
+    self->ledger_->Bind(reservation.id(), scheduler.get(), loaded);
+    auto held = std::make_shared<Held>(Held{std::move(reservation), std::move(scheduler)});
+    return std::shared_ptr<Scheduler>(held, held->scheduler.get());
   };
-  mo.update_scheduler = [](Scheduler& scheduler, const ModelConfig& config) {
-    return scheduler.Update(SchedulerSettingsFromConfig(config));
+  mo.update_scheduler = [ledger = server->ledger_, threads = server->options_.inference_threads](
+                            Scheduler& scheduler, const ModelConfig& config) -> Status {
+    const SchedulerSettings settings = SchedulerSettingsFromConfig(config);
+    FERRY_RETURN_IF_ERROR(ValidateSchedulerSettings(settings));
+    // A hand-edited config.yaml reaches here without PutConfig's dry run: the same checks, before any instance
+    // is added.
+    Result<AdmissionLedger::Entry> entry = ledger->Find(&scheduler);
+    if (!entry.ok()) return scheduler.Update(settings);
+    FERRY_ASSIGN_OR_RETURN(Footprint footprint, EstimateFootprint(*entry->model, settings, threads));
+    FERRY_RETURN_IF_ERROR(CheckVersionMemory(entry->what, footprint, ledger->limits()));
+    FERRY_RETURN_IF_ERROR(ledger->Resize(&scheduler, footprint));
+    Status updated = scheduler.Update(settings);
+    if (!updated.ok()) (void)ledger->Resize(&scheduler, entry->footprint);
+    return updated;
   };
   FERRY_ASSIGN_OR_RETURN(server->manager_, ModelManager::Create(std::move(mo)));
   FERRY_RETURN_IF_ERROR(server->metrics_->WatchManager(server->manager_.get()));
@@ -279,33 +332,38 @@ int ModelServer::ServedModels() const {
 Result<UploadResult> ModelServer::PutVersion(const std::string& model, std::optional<int64_t> version,
                                              std::string_view body) {
   if (body.empty()) return InvalidArgument("the upload is empty: send model.onnx or a .tar/.tar.gz of the version");
-  return PutVersionWith(
-      model, version, [&](const std::string& staging) { return UnpackVersion(body, staging, options_.upload_limits); });
+  return PutVersionWith(model, version, [&](const std::string& staging, const UnpackLimits& limits) {
+    return UnpackVersion(body, staging, limits);
+  });
 }
 
 Result<UploadResult> ModelServer::PutVersionFile(const std::string& model, std::optional<int64_t> version,
                                                  const std::string& path) {
-  return PutVersionWith(model, version, [&](const std::string& staging) {
-    return UnpackVersionFile(path, staging, options_.upload_limits);
+  return PutVersionWith(model, version, [&](const std::string& staging, const UnpackLimits& limits) {
+    return UnpackVersionFile(path, staging, limits);
   });
 }
 
-Result<UploadResult> ModelServer::PutVersionWith(const std::string& model, std::optional<int64_t> version,
-                                                 const std::function<Status(const std::string&)>& unpack) {
+Result<UploadResult> ModelServer::PutVersionWith(
+    const std::string& model, std::optional<int64_t> version,
+    const std::function<Status(const std::string&, const UnpackLimits&)>& unpack) {
   FERRY_RETURN_IF_ERROR(CheckModelName(model));
   if (version && *version < 1) return InvalidArgument("version must be a positive integer, got {}", *version);
   MutexLock lock(repo_mu_);
   if (stopping_) return Unavailable("the server is shutting down");
   const std::string model_dir = ModelDir(model);
   std::error_code ec;
-  if (!version) {
-    int64_t highest = 0;
-    if (fs::is_directory(model_dir, ec)) {
-      for (const auto& entry : fs::directory_iterator(model_dir, ec)) {
-        std::optional<int64_t> v = ParseVersionDirName(entry.path().filename().string());
-        if (v) highest = std::max(highest, *v);
-      }
+  int64_t highest = 0;
+  int64_t versions = 0;
+  if (fs::is_directory(model_dir, ec)) {
+    for (const auto& entry : fs::directory_iterator(model_dir, ec)) {
+      std::optional<int64_t> v = ParseVersionDirName(entry.path().filename().string());
+      if (!v) continue;
+      highest = std::max(highest, *v);
+      ++versions;
     }
+  }
+  if (!version) {
     if (highest == std::numeric_limits<int64_t>::max()) return InvalidArgument("no version number is left");
     version = highest + 1;
   }
@@ -313,6 +371,20 @@ Result<UploadResult> ModelServer::PutVersionWith(const std::string& model, std::
   if (fs::exists(fs::symlink_status(version_dir, ec))) {
     return Status(StatusCode::kAlreadyExists,
                   fmt::format("version {} of model \"{}\" already exists", *version, model));
+  }
+  if (versions >= options_.max_versions_per_model) {
+    return ResourceExhausted(
+        "model \"{}\" has {} versions, the most max_versions_per_model = {} allows: delete one first", model, versions,
+        options_.max_versions_per_model);
+  }
+  UnpackLimits limits = options_.upload_limits;
+  if (options_.max_repository_bytes > 0) {
+    const uint64_t used = RepositoryBytes(options_.repository);
+    if (used >= options_.max_repository_bytes) {
+      return ResourceExhausted("the repository holds {} bytes, its quota max_repository_bytes = {} is used up", used,
+                               options_.max_repository_bytes);
+    }
+    limits.quota_bytes = options_.max_repository_bytes - used;
   }
 
   // Stage at the top of the repository under a dot name: scans ignore it, and the rename below stays on one
@@ -323,15 +395,28 @@ Result<UploadResult> ModelServer::PutVersionWith(const std::string& model, std::
     RemoveQuietly(staging);
     return s;
   };
-  Status unpacked = unpack(staging);
+  Status unpacked = unpack(staging, limits);
+  if (unpacked.code() == StatusCode::kResourceExhausted) {
+    return fail(ResourceExhausted("max_repository_bytes = {}: {}", options_.max_repository_bytes, unpacked.message()));
+  }
   if (!unpacked.ok()) return fail(unpacked);
   {
-    // The upload is checked by loading it before it is published.
+    // The upload is checked by loading it before it is published, and by planning it under the model's
+    // config.yaml (when that parses) against the version memory limit.
     VersionLoader check = options_.loader ? options_.loader : ModelFileLoader();
     Result<std::shared_ptr<const Model>> loaded = check(model, *version, staging + "/" + kModelFileName);
     if (!loaded.ok()) {
       return fail(InvalidArgument("the model does not load: {}", loaded.status().message()));
     }
+    ModelConfig config;
+    const std::string config_path = model_dir + "/" + kModelConfigFileName;
+    if (fs_->Exists(config_path)) {
+      Result<std::string> text = fs_->ReadFile(config_path, 1 << 20);
+      Result<ModelConfig> parsed = text.ok() ? ParseModelConfig(*text) : Result<ModelConfig>(text.status());
+      if (parsed.ok()) config = std::move(parsed).value();
+    }
+    Status fits = CheckFootprint(fmt::format("{}/{}", model, *version), **loaded, SchedulerSettingsFromConfig(config));
+    if (!fits.ok()) return fail(InvalidArgument("the model cannot be served: {}", fits.message()));
   }
   bool created_model_dir = false;
   if (!fs::is_directory(model_dir, ec)) {
@@ -403,6 +488,8 @@ Status ModelServer::PutConfig(const std::string& model, const std::string& yaml_
   const std::string model_dir = ModelDir(model);
   std::error_code ec;
   if (!fs::is_directory(model_dir, ec)) return NotFound("model \"{}\" not found", model);
+  Status dry_run = DryRunConfig(model, SchedulerSettingsFromConfig(*parsed));
+  if (!dry_run.ok()) return InvalidArgument("config.yaml refused by a dry run: {}", dry_run.message());
   const std::string tmp = model_dir + "/" + StagingName("config");
   Status written = WriteNewFile(tmp, yaml_text);
   if (!written.ok()) {
@@ -416,6 +503,35 @@ Status ModelServer::PutConfig(const std::string& model, const std::string& yaml_
   }
   SyncDir(model_dir);
   return RescanLocked();
+}
+
+Status ModelServer::CheckFootprint(const std::string& what, const Model& model,
+                                   const SchedulerSettings& settings) const {
+  FERRY_ASSIGN_OR_RETURN(Footprint footprint, EstimateFootprint(model, settings, options_.inference_threads));
+  return CheckVersionMemory(what, footprint, ledger_->limits());
+}
+
+Status ModelServer::DryRunConfig(const std::string& model, const SchedulerSettings& settings) const {
+  const AdmissionLimits& limits = ledger_->limits();
+  int64_t instances = 0;
+  for (const InstanceGroup& g : settings.instances) instances += g.count;
+  if (instances > limits.max_total_instances) {
+    return ResourceExhausted("{} instances, over max_total_instances = {}", instances, limits.max_total_instances);
+  }
+  Result<ModelStatus> status = manager_->GetModelStatus(model);
+  if (!status.ok()) return Status::Ok();  // nothing loaded to try it on
+  std::vector<std::pair<const void*, Footprint>> changes;
+  for (const VersionStatus& v : status->versions) {
+    if (v.state != VersionState::kAvailable) continue;
+    Result<VersionHandle> handle = manager_->Acquire(model, v.version);
+    if (!handle.ok()) continue;  // unloaded meanwhile
+    const std::string what = fmt::format("{}/{}", model, v.version);
+    Result<Footprint> footprint = EstimateFootprint(*(*handle)->model, settings, options_.inference_threads);
+    if (!footprint.ok()) return footprint.status().WithContext(what);
+    FERRY_RETURN_IF_ERROR(CheckVersionMemory(what, *footprint, limits));
+    if ((*handle)->scheduler) changes.emplace_back((*handle)->scheduler.get(), *footprint);
+  }
+  return ledger_->CheckChange(changes);
 }
 
 Status ModelServer::LoadModel(const std::string& model) {

@@ -33,6 +33,7 @@
 #include "common/thread_annotations.h"
 #include "registry/filesystem.h"
 #include "registry/version_archive.h"
+#include "server/admission.h"
 #include "server/model_manager.h"
 #include "server/serving_metrics.h"
 
@@ -43,7 +44,15 @@ struct ModelServerOptions {
   int poll_seconds = 0;        // seconds between rescans; 0: no polling
   int inference_threads = 1;   // the server's CPU thread budget, shared by every instance of every version
   Clock* clock = nullptr;      // for the schedulers; nullptr: the real clock
-  UnpackLimits upload_limits;  // bounds on what an upload may unpack to
+  UnpackLimits upload_limits;  // bounds on what an upload may unpack to (quota_bytes is set per upload)
+  // Storage: an upload over either is refused with ResourceExhausted (the API answers 507) and leaves nothing.
+  int64_t max_versions_per_model = 100;  // version directories one model may have, >= 1
+  // Bytes of the files under the repository (sizes as listed, holes included; the dot-named working files of
+  // operations in progress at its top are not counted); 0: no quota.
+  uint64_t max_repository_bytes = 0;
+  // Admission at load: a version over any limit is FAILED with the limit and the numbers, before its instances
+  // allocate (see admission.h).
+  AdmissionLimits admission;
   // Optional: replaces Model::Load (tests).
   VersionLoader loader;
   // Optional: every version state change (see ModelManagerOptions::on_event), plus `seconds` the load took
@@ -100,7 +109,10 @@ class ModelServer {
 
   // Uploads: `body` is a raw model.onnx or a tar/tar.gz of the version directory. `version` nullopt picks the
   // next number (highest version directory + 1). Errors: InvalidArgument (bad name, bad archive, the model does
-  // not load: the loader's message), AlreadyExists (the version directory exists), Unavailable (stopped).
+  // not load: the loader's message, or its memory under the model's config.yaml exceeds max_model_memory_bytes),
+  // AlreadyExists (the version directory exists), ResourceExhausted (the model has max_versions_per_model
+  // versions, or the files would take the repository over max_repository_bytes: counted while unpacking, so an
+  // archive bomb stops early), Unavailable (stopped). Nothing is left on disk after an error.
   Result<UploadResult> PutVersion(const std::string& model, std::optional<int64_t> version, std::string_view body);
   // The same for an upload stored in the file `path` (see UnpackVersionFile: a raw model is moved, not copied).
   // REQUIRES: `path` is on the repository's filesystem for the move to apply (a copy is made otherwise).
@@ -110,7 +122,10 @@ class ModelServer {
   Status DeleteVersion(const std::string& model, int64_t version);
   // config.yaml as stored, or the defaults serialized when the model has none. NotFound for an unknown model.
   Result<std::string> GetConfigText(const std::string& model) const;
-  // Validates, writes atomically and applies. InvalidArgument with the parser's message; NotFound.
+  // Validates, dry-runs, writes atomically and applies. The dry run plans every AVAILABLE version of the model
+  // under the new config and checks it against the admission limits (the version's memory, the server's
+  // instances and memory with the new config in place of the old), so a config that would fail at load is
+  // never written. InvalidArgument with the parser's or the dry run's message (nothing written); NotFound.
   Status PutConfig(const std::string& model, const std::string& yaml_text);
 
   // KServe repository extension. LoadModel: clears an explicit unload, rescans, loads per policy; NotFound
@@ -127,15 +142,21 @@ class ModelServer {
  private:
   explicit ModelServer(ModelServerOptions options);
   Status RescanLocked() REQUIRES(repo_mu_);
-  // An upload: `unpack` writes the version's files into the staging directory it is given.
+  // An upload: `unpack` writes the version's files into the staging directory it is given, within the limits.
   Result<UploadResult> PutVersionWith(const std::string& model, std::optional<int64_t> version,
-                                      const std::function<Status(const std::string&)>& unpack);
+                                      const std::function<Status(const std::string&, const UnpackLimits&)>& unpack);
+  // Plans `model` under `settings` and checks it against max_model_memory_bytes; `what` is "m/v".
+  Status CheckFootprint(const std::string& what, const Model& model, const SchedulerSettings& settings) const;
+  // PutConfig's dry run: `settings` against the instance cap, and on every AVAILABLE version of `model` against
+  // the memory limits and the server's totals (with these settings in place of the version's own).
+  Status DryRunConfig(const std::string& model, const SchedulerSettings& settings) const REQUIRES(repo_mu_);
   void PollLoop();
   std::string ModelDir(const std::string& model) const;
 
   ModelServerOptions options_;
   std::unique_ptr<Filesystem> fs_;
   std::shared_ptr<ThreadBudget> budget_;
+  std::shared_ptr<AdmissionLedger> ledger_;  // shared with the schedulers, whose reservations may outlive the server
   std::shared_ptr<ServingMetrics> metrics_;  // shared with the manager's callbacks, which may outlive the server
   std::unique_ptr<ModelManager> manager_;
 

@@ -14,6 +14,6 @@ endif()
 if(TARGET ferryd)
   add_test(NAME http_robustness
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/daemon_test.py --ferryd $<TARGET_FILE:ferryd>
-                   --source-dir ${CMAKE_SOURCE_DIR} --modules test_http,test_security,test_model_bombs)
+                   --source-dir ${CMAKE_SOURCE_DIR} --modules test_http,test_security,test_limits,test_model_bombs)
   set_tests_properties(http_robustness PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE LABELS "daemon")
 endif()

@@ -35,6 +35,11 @@ TEST(DaemonConfigTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(d.max_upload_bytes, 1073741824u);
   EXPECT_EQ(d.shutdown_timeout_seconds, 30);
   EXPECT_EQ(d.inference_threads, 0);
+  EXPECT_EQ(d.max_versions_per_model, 100);
+  EXPECT_EQ(d.max_repository_bytes, 0u);
+  EXPECT_EQ(d.max_total_instances, 1024);
+  EXPECT_EQ(d.max_model_memory_bytes, 2147483648u);
+  EXPECT_EQ(d.max_server_memory_bytes, 0u);
 }
 
 TEST(DaemonConfigTest, EmptyIsDefault) {
@@ -87,6 +92,17 @@ TEST(DaemonConfigTest, AcceptsEveryKey) {
       {"inference_threads: 0", [](DaemonConfig& c) { c.inference_threads = 0; }},
       {"inference_threads: 8", [](DaemonConfig& c) { c.inference_threads = 8; }},
       {"inference_threads: 1024", [](DaemonConfig& c) { c.inference_threads = 1024; }},
+      {"max_versions_per_model: 1", [](DaemonConfig& c) { c.max_versions_per_model = 1; }},
+      {"max_versions_per_model: 1000000", [](DaemonConfig& c) { c.max_versions_per_model = 1000000; }},
+      {"max_repository_bytes: 0", [](DaemonConfig& c) { c.max_repository_bytes = 0; }},
+      {"max_repository_bytes: 1099511627776", [](DaemonConfig& c) { c.max_repository_bytes = 1ull << 40; }},
+      {"max_total_instances: 1", [](DaemonConfig& c) { c.max_total_instances = 1; }},
+      {"max_total_instances: 16384", [](DaemonConfig& c) { c.max_total_instances = 16384; }},
+      {"max_model_memory_bytes: 1", [](DaemonConfig& c) { c.max_model_memory_bytes = 1; }},
+      {"max_model_memory_bytes: 17179869184", [](DaemonConfig& c) { c.max_model_memory_bytes = 16ull << 30; }},
+      {"max_server_memory_bytes: 0", [](DaemonConfig& c) { c.max_server_memory_bytes = 0; }},
+      {"max_server_memory_bytes: 18446744073709551615",
+       [](DaemonConfig& c) { c.max_server_memory_bytes = UINT64_MAX; }},
       {"http_threads: 0", [](DaemonConfig& c) { c.http_threads = 0; }},
       {"http_threads: 256", [](DaemonConfig& c) { c.http_threads = 256; }},
       {"max_connections: 1", [](DaemonConfig& c) { c.max_connections = 1; }},
@@ -194,6 +210,17 @@ TEST(DaemonConfigTest, RefusesWithAClearMessage) {
       // log_format.
       {"log_format: xml", "log_format: expected one of text, json, got \"xml\""},
       {"log_format:", "log_format: expected a log format, got nothing"},
+      // Storage and admission limits.
+      {"max_versions_per_model: 0", "max_versions_per_model: expected an integer in 1..1000000, got 0"},
+      {"max_versions_per_model: 1000001", "max_versions_per_model: expected an integer in 1..1000000, got 1000001"},
+      {"max_repository_bytes: -1", "max_repository_bytes: expected a non-negative integer, got -1"},
+      {"max_repository_bytes: 10GiB", "max_repository_bytes: expected a non-negative integer, got \"10GiB\""},
+      {"max_total_instances: 0", "max_total_instances: expected an integer in 1..16384, got 0"},
+      {"max_total_instances: 32400", "max_total_instances: expected an integer in 1..16384, got 32400"},
+      {"max_model_memory_bytes: 0", "max_model_memory_bytes: expected a positive integer, got 0"},
+      {"max_model_memory_bytes: \"2147483648\"", "max_model_memory_bytes: expected a positive integer, got the quoted"},
+      {"max_server_memory_bytes: 18446744073709551616",
+       "max_server_memory_bytes: \"18446744073709551616\" is out of range (at most 18446744073709551615)"},
       // max_request_bytes / max_upload_bytes.
       {"max_request_bytes: 0", "max_request_bytes: expected a positive integer, got 0"},
       {"max_request_bytes: -5", "max_request_bytes: expected a positive integer, got -5"},
