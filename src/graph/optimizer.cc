@@ -95,9 +95,10 @@ Status FoldConstants(Graph& g, const Backend& backend, const OptimizerOptions& o
             "computed at run time",
             g.Describe(n), bytes == SIZE_MAX ? std::string("too many bytes to count") : MiB(bytes),
             MiB(budget.large_left()), MiB(options.max_folded_bytes));
-        spdlog::info("{}", message);
-        if (stats->unfolded_messages.size() < OptimizerStats::kMaxUnfoldedMessages)
+        if (stats->unfolded_messages.size() < OptimizerStats::kMaxUnfoldedMessages) {
+          spdlog::info("{}", message);
           stats->unfolded_messages.push_back(std::move(message));
+        }
       }
     }
     // A node without a kernel stays; Model::Init refuses it with the node's name.
@@ -105,6 +106,12 @@ Status FoldConstants(Graph& g, const Backend& backend, const OptimizerOptions& o
   }
   g.nodes = std::move(kept);
   stats->budget_left = budget.large_left();
+  // One line per node would let a model of many large constants flood the log.
+  if (stats->unfolded_nodes > static_cast<int>(OptimizerStats::kMaxUnfoldedMessages)) {
+    spdlog::info("{} more nodes not folded: over the constant folding budget ({})",
+                 stats->unfolded_nodes - static_cast<int>(OptimizerStats::kMaxUnfoldedMessages),
+                 MiB(options.max_folded_bytes));
+  }
   return Status::Ok();
 }
 

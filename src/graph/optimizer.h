@@ -54,7 +54,8 @@ struct OptimizerStats {
   size_t folded_bytes = 0;  // bytes of the initializers folding made
   size_t budget_left = 0;   // FoldBudget::large_left() after folding
   // Nodes left to run time because their outputs did not fit in the folding budget: how many, and the
-  // message naming each of the first kMaxUnfoldedMessages (each is also logged at info level).
+  // message naming each of the first kMaxUnfoldedMessages (each also logged at info level, then one line
+  // counting the rest).
   static constexpr size_t kMaxUnfoldedMessages = 8;
   int unfolded_nodes = 0;
   std::vector<std::string> unfolded_messages;

@@ -148,6 +148,60 @@ TEST(OptimizerTest, BudgetFromModelOptionsAlsoBoundsPlanning) {
   }
 }
 
+TEST(OptimizerTest, ShapeComputationsFoldAfterLargeConstantsSpentTheBudget) {
+  // fill: ConstantOfShape([262144]) floats = exactly the 1 MiB budget, first in the graph; then the Reshape
+  // target [3, 2] = Concat([3], [2]) (16 bytes) must still fold, since Reshape needs it constant.
+  Graph g;
+  g.opset = 13;
+  g.opsets[""] = 13;
+  int x = g.AddValue("x");
+  g.values[x].dtype = DataType::kFloat;
+  g.values[x].has_shape = true;
+  g.values[x].shape = {Dim{2, ""}, Dim{3, ""}};
+  g.inputs.push_back(x);
+  auto init = [&](const std::string& name, Tensor t) {
+    int v = g.AddValue(name);
+    g.values[v].dtype = t.dtype();
+    g.initializers[v] = std::move(t);
+    return v;
+  };
+  auto value = [&](const std::string& name, DataType t) {
+    int v = g.AddValue(name);
+    g.values[v].dtype = t;
+    return v;
+  };
+  Node fill;
+  fill.name = "fill";
+  fill.op_type = "ConstantOfShape";
+  fill.inputs = {init("n", Tensor::FromVector<int64_t>({1}, {262144}))};
+  fill.outputs = {value("big", DataType::kFloat)};
+  Node concat;
+  concat.name = "target";
+  concat.op_type = "Concat";
+  concat.attrs.Set("axis", int64_t{0});
+  concat.inputs = {init("a", Tensor::FromVector<int64_t>({1}, {3})), init("b", Tensor::FromVector<int64_t>({1}, {2}))};
+  concat.outputs = {value("shape", DataType::kInt64)};
+  Node reshape;
+  reshape.name = "reshape";
+  reshape.op_type = "Reshape";
+  reshape.inputs = {x, concat.outputs[0]};
+  reshape.outputs = {value("y", DataType::kFloat)};
+  g.nodes = {fill, concat, reshape};
+  g.outputs = {reshape.outputs[0], fill.outputs[0]};
+  ModelOptions options;
+  options.optimizer.max_folded_bytes = kMiB;
+  auto model = Model::FromGraph(std::move(g), OnnxModelInfo{}, options);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  EXPECT_EQ((*model)->optimizer_stats().folded_nodes, 2);
+  EXPECT_EQ((*model)->optimizer_stats().folded_bytes, kMiB + 16);
+  EXPECT_EQ((*model)->optimizer_stats().unfolded_nodes, 0);
+  Session session(*model, SessionOptions{});
+  auto out = session.Run(std::vector<Tensor>{Tensor::FromVector<float>({2, 3}, {1, 2, 3, 4, 5, 6})});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ((*out)[0].shape(), (Shape{3, 2}));
+  EXPECT_EQ((*out)[0].as<float>()[5], 6.f);
+}
+
 TEST(OptimizerTest, ShapesOfAnAbsurdSizeAreRefusedWithTheNodesName) {
   struct Case {
     const char* what;
