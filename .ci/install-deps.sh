@@ -8,7 +8,7 @@ pkgs=(
   build-essential cmake ninja-build pkg-config clang-format
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
   libopenblas-openmp-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libyaml-cpp-dev
-  libboost-dev libarchive-dev zlib1g-dev libssl-dev
+  libboost-dev libarchive-dev zlib1g-dev libssl-dev openssl
   libgtest-dev libgmock-dev googletest libbenchmark-dev wrk
   python3 python3-numpy python3-onnx python3-sklearn
 )

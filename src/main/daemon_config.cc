@@ -157,6 +157,12 @@ Result<int> YamlInt(const YAML::Node& node, const std::string& key, int min, int
   return static_cast<int>(v);
 }
 
+// A boolean: a plain true or false (not yes/no/on/off, which YAML 1.2 reads as strings).
+Result<bool> YamlBool(const YAML::Node& node, const std::string& key) {
+  if (IsPlainScalar(node) && (node.Scalar() == "true" || node.Scalar() == "false")) return node.Scalar() == "true";
+  return InvalidArgument("{}: expected true or false, got {}", key, Describe(node));
+}
+
 Status ParseKey(const std::string& name, const YAML::Node& value, const std::string& base_dir, DaemonConfig& config) {
   if (name == "model_repository") {
     FERRY_ASSIGN_OR_RETURN(std::string path, YamlString(value, name, "a directory path"));
@@ -219,6 +225,17 @@ Status ParseKey(const std::string& name, const YAML::Node& value, const std::str
     } else {
       FERRY_ASSIGN_OR_RETURN(config.tokens_file, ResolvePath(path, name, base_dir));
     }
+  } else if (name == "tls_cert_file" || name == "tls_key_file" || name == "tls_client_ca_file") {
+    std::string& field = name == "tls_cert_file"  ? config.tls_cert_file
+                         : name == "tls_key_file" ? config.tls_key_file
+                                                  : config.tls_client_ca_file;
+    FERRY_ASSIGN_OR_RETURN(std::string path, YamlString(value, name, "a file path"));
+    field.clear();
+    if (!path.empty()) {
+      FERRY_ASSIGN_OR_RETURN(field, ResolvePath(path, name, base_dir));
+    }
+  } else if (name == "tls_require_client_cert") {
+    FERRY_ASSIGN_OR_RETURN(config.tls_require_client_cert, YamlBool(value, name));
   } else {
     return InvalidArgument("unknown key {} (known keys: {})", Quote(name),
                            JoinNames(std::begin(kDaemonConfigKeys), std::end(kDaemonConfigKeys)));
@@ -252,6 +269,12 @@ Result<DaemonConfig> ParseDocument(const YAML::Node& root, const std::string& ba
         "max_body_memory_bytes ({}) must be at least max_request_bytes ({}), or no request of the "
         "largest allowed size could ever be read",
         config.max_body_memory_bytes, config.max_request_bytes);
+  }
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty()) {
+    return InvalidArgument("tls_cert_file and tls_key_file go together: set both for HTTPS, or neither");
+  }
+  if (!config.tls_client_ca_file.empty() && config.tls_cert_file.empty()) {
+    return InvalidArgument("tls_client_ca_file needs HTTPS: set tls_cert_file and tls_key_file too");
   }
   return config;
 }

@@ -62,6 +62,14 @@ struct DaemonConfig {
   // like model_repository).
   std::string tokens_file;
 
+  // HTTPS (PEM files, absolute after parsing like tokens_file): with tls_cert_file and tls_key_file set the port
+  // speaks TLS only; tls_client_ca_file asks clients for a certificate signed by one of its CAs, required unless
+  // tls_require_client_cert is false. Reloaded on SIGHUP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  bool tls_require_client_cert = true;
+
   bool operator==(const DaemonConfig&) const = default;
 };
 
@@ -91,7 +99,11 @@ inline constexpr const char* kDaemonConfigKeys[] = {"model_repository",
                                                     "body_timeout_seconds",
                                                     "min_body_bytes_per_second",
                                                     "idle_timeout_seconds",
-                                                    "tokens_file"};
+                                                    "tokens_file",
+                                                    "tls_cert_file",
+                                                    "tls_key_file",
+                                                    "tls_client_ca_file",
+                                                    "tls_require_client_cert"};
 inline constexpr const char* kLogLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
 inline constexpr const char* kLogFormats[] = {"text", "json"};
 // A sanity bound: a typo such as 80000 threads would otherwise bring the host down instead of failing fast.

@@ -144,7 +144,7 @@ int ServeCommand(const std::vector<std::string>& args) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);  // reloads the tokens file
+  sigaddset(&signals, SIGHUP);  // reloads the tokens file and the TLS certificate
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   SetUpLogging(config);
@@ -198,6 +198,7 @@ int ServeCommand(const std::vector<std::string>& args) {
         {"bytes_in", r.bytes_in}, {"bytes_out", r.bytes_out}, {"ms", std::round(r.seconds * 1e6) / 1e3},
         {"protocol", r.protocol}, {"model", r.model},         {"version", r.version}};
     if (!r.token.empty()) fields.emplace_back("token", r.token);  // the token's name, never its secret
+    if (!r.client.empty()) fields.emplace_back("client_cert", r.client);
     log.Write(r.status >= 500 ? spdlog::level::warn : spdlog::level::info, "request", fields);
     if (r.management) {
       log.Write(spdlog::level::info, "audit: repository change",
@@ -267,6 +268,10 @@ int ServeCommand(const std::vector<std::string>& args) {
   // Stop() gives replies still being written this long (after in-flight requests got their own timeout).
   ho.stop_grace_ms =
       static_cast<int>(std::min<int64_t>(30000, std::max<int64_t>(2000, config.shutdown_timeout_seconds * 1000)));
+  ho.tls.cert_file = config.tls_cert_file;
+  ho.tls.key_file = config.tls_key_file;
+  ho.tls.client_ca_file = config.tls_client_ca_file;
+  ho.tls.require_client_cert = config.tls_require_client_cert;
   ho.on_refusal = [&log](const http::Refusal& r) {
     std::vector<std::pair<std::string, nlohmann::json>> fields{{"status", r.status}, {"reason", r.reason}};
     if (!r.peer.empty()) fields.emplace_back("peer", r.peer);
@@ -284,8 +289,8 @@ int ServeCommand(const std::vector<std::string>& args) {
     return 1;
   }
   log.Write(spdlog::level::info,
-            fmt::format("ferryd ready: serving {} model(s) from {} on http://{}:{}", server->ServedModels(),
-                        server->repository(), config.host, (*http_server)->port()),
+            fmt::format("ferryd ready: serving {} model(s) from {} on {}://{}:{}", server->ServedModels(),
+                        server->repository(), ho.tls.enabled() ? "https" : "http", config.host, (*http_server)->port()),
             {{"load_seconds", std::round(load_seconds * 1000) / 1000},
              {"version", kFerryVersion},
              {"http_threads", ho.threads},
@@ -297,8 +302,16 @@ int ServeCommand(const std::vector<std::string>& args) {
   for (;;) {
     sigwait(&signals, &sig);
     if (sig != SIGHUP) break;
+    if (ho.tls.enabled()) {
+      if (Status s = (*http_server)->ReloadTls(ho.tls); s.ok()) {
+        log.Write(spdlog::level::info, "SIGHUP: TLS certificate reloaded", {{"cert_file", ho.tls.cert_file}});
+      } else {
+        log.Write(spdlog::level::err, "SIGHUP: TLS certificate not reloaded, the previous one stays",
+                  {{"error", s.message()}});
+      }
+    }
     if (config.tokens_file.empty()) {
-      log.Write(spdlog::level::info, "SIGHUP: nothing to reload (no tokens_file)");
+      if (!ho.tls.enabled()) log.Write(spdlog::level::info, "SIGHUP: nothing to reload (no tokens_file, no TLS)");
       continue;
     }
     Result<auth::TokenSet> reloaded = auth::TokenSet::Load(config.tokens_file);

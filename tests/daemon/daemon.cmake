@@ -17,3 +17,11 @@ if(TARGET ferryd)
                    --source-dir ${CMAKE_SOURCE_DIR} --modules test_http,test_security,test_limits,test_model_bombs)
   set_tests_properties(http_robustness PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE LABELS "daemon")
 endif()
+# HTTPS (tests/daemon/test_tls.py): a CA and certificates made with the openssl command, client certificates,
+# SIGHUP reloads. Skips without the openssl command.
+if(TARGET ferryd)
+  add_test(NAME https
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/daemon_test.py --ferryd $<TARGET_FILE:ferryd>
+                   --source-dir ${CMAKE_SOURCE_DIR} --modules test_tls)
+  set_tests_properties(https PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "daemon")
+endif()

@@ -121,6 +121,15 @@ TEST(DaemonConfigTest, AcceptsEveryKey) {
       {"tokens_file: tokens.txt", [](DaemonConfig& c) { c.tokens_file = "/etc/ferry/tokens.txt"; }},
       {"tokens_file: /srv/ferry/tokens", [](DaemonConfig& c) { c.tokens_file = "/srv/ferry/tokens"; }},
       {"tokens_file: \"\"", [](DaemonConfig& c) { c.tokens_file = ""; }},
+      {"tls_cert_file: tls/server.pem\ntls_key_file: /keys/server.key\ntls_client_ca_file: ca.pem\n"
+       "tls_require_client_cert: false",
+       [](DaemonConfig& c) {
+         c.tls_cert_file = "/etc/ferry/tls/server.pem";
+         c.tls_key_file = "/keys/server.key";
+         c.tls_client_ca_file = "/etc/ferry/ca.pem";
+         c.tls_require_client_cert = false;
+       }},
+      {"tls_cert_file: \"\"\ntls_key_file: \"\"", [](DaemonConfig&) {}},
   };
   for (const Good& row : rows) {
     DaemonConfig want;
@@ -252,6 +261,12 @@ TEST(DaemonConfigTest, RefusesWithAClearMessage) {
       {"max_header_bytes: 2048\nmax_request_line_bytes: 4096",
        "max_header_bytes (2048) must be at least max_request_line_bytes (4096)"},
       {"max_body_memory_bytes: 1000", "max_body_memory_bytes (1000) must be at least max_request_bytes (67108864)"},
+      {"tls_cert_file: a.pem", "tls_cert_file and tls_key_file go together"},
+      {"tls_key_file: a.key", "tls_cert_file and tls_key_file go together"},
+      {"tls_client_ca_file: ca.pem", "tls_client_ca_file needs HTTPS"},
+      {"tls_cert_file: [a]", "tls_cert_file: expected a file path, got a list"},
+      {"tls_require_client_cert: yes", "tls_require_client_cert: expected true or false, got \"yes\""},
+      {"tls_require_client_cert: \"true\"", "tls_require_client_cert: expected true or false"},
   };
   for (const Bad& row : rows) {
     auto r = ParseDaemonConfig(row.yaml, "/etc/ferry");
