@@ -25,6 +25,16 @@ uint64_t PlannedConstantBytes(const Model& model, const Plan& plan) {
   return bytes;
 }
 
+// True when some value of the plan that lives in the arena or is handed out as an output has a byte size that
+// does not fit a size_t: the plan's own sums (which do not saturate) then mean nothing.
+bool PlanOverflows(const Plan& plan) {
+  for (const ValueSlot& s : plan.slots) {
+    if (s.kind != ValueSlot::Kind::kArena && s.kind != ValueSlot::Kind::kOutput) continue;
+    if (SaturatingByteSize(s.shape, s.dtype) == SIZE_MAX) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 uint64_t Footprint::total_bytes() const {
@@ -53,6 +63,12 @@ Result<Footprint> EstimateFootprint(const Model& model, const SchedulerSettings&
   for (size_t i = 0; i < shapes.size(); ++i) views.push_back(TensorView{model.inputs()[i].dtype, shapes[i], nullptr});
   Result<std::unique_ptr<Plan>> plan = model.BuildPlan(views, std::max(1, threads));
   if (!plan.ok()) return plan.status().WithContext(fmt::format("planning batch {}", f.batch));
+  // A batch so large that a tensor's size overflows (max_batch_size is not bounded by the config parser) needs
+  // more than any limit allows.
+  if (PlanOverflows(**plan)) {
+    f.per_instance_bytes = UINT64_MAX;
+    return f;
+  }
   // Session::Reserve allocates arena + scratch + 64 bytes of alignment slack.
   f.per_instance_bytes = SatAdd(SatAdd(SatAdd((*plan)->arena_bytes, (*plan)->scratch_bytes), 64),
                                 SatAdd((*plan)->output_bytes, PlannedConstantBytes(model, **plan)));

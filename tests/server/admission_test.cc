@@ -45,6 +45,19 @@ TEST(FootprintTest, PlansTheLargestBatchOncePerInstance) {
   EXPECT_EQ(f->per_instance_bytes, 1024u * 4 + 64);
 }
 
+// max_batch_size is not bounded by the config parser: a batch whose tensors' byte sizes overflow needs more than
+// any limit, instead of a wrapped-around small number.
+TEST(FootprintTest, OverflowingBatchNeedsEverything) {
+  auto model = ReluModel();
+  ASSERT_NE(model, nullptr);
+  Result<Footprint> f = EstimateFootprint(*model, Settings(int64_t{1} << 61, 1), 1);  // 2^61 x 1024 x 4 bytes
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->per_instance_bytes, UINT64_MAX);
+  AdmissionLimits limits;
+  limits.max_model_memory_bytes = UINT64_MAX - 1;
+  EXPECT_EQ(CheckVersionMemory("m/1", *f, limits).code(), StatusCode::kResourceExhausted);
+}
+
 TEST(FootprintTest, CountsWeights) {
   testing::TinyGraphSpec spec;
   spec.op_type = "Add";
