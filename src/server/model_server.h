@@ -8,6 +8,9 @@
 // Nothing is read or written outside the repository root: model names are checked against the name rule
 // before they become path components, and archives are unpacked by UnpackVersion (which confines members).
 //
+// Limits (ModelServerOptions): uploads are bounded by a version count per model and a repository byte quota; every
+// load is admitted against the memory and instance limits of admission.h before its instances allocate.
+//
 // Explicit unload (KServe repository extension): an unloaded model is left out of every snapshot until it is
 // loaded again, so polling does not bring it back.
 //
