@@ -83,7 +83,7 @@ Status ServingMetrics::WatchManager(const ModelManager* manager) {
 
 void ServingMetrics::RecordRequest(const std::string& protocol, const std::string& model, const std::string& version,
                                    int code, double seconds) {
-  std::lock_guard<std::mutex> lock(live_mu_);
+  ReaderMutexLock lock(live_mu_);
   const bool live = live_.count({model, version}) > 0;
   const std::string& m = live ? model : kNone;
   const std::string& v = live ? version : kNone;
@@ -93,7 +93,7 @@ void ServingMetrics::RecordRequest(const std::string& protocol, const std::strin
 
 void ServingMetrics::RecordTiming(const std::string& model, int64_t version, const RequestTiming& timing) {
   const std::string v = std::to_string(version);
-  std::lock_guard<std::mutex> lock(live_mu_);
+  ReaderMutexLock lock(live_mu_);
   if (!live_.count({model, v})) return;
   Use<metrics::Histogram>(queue_seconds_, {model, v}, [&](metrics::Histogram& h) { h.Observe(timing.queue_seconds); });
   Use<metrics::Histogram>(compute_seconds_, {model, v},
@@ -101,14 +101,14 @@ void ServingMetrics::RecordTiming(const std::string& model, int64_t version, con
 }
 
 void ServingMetrics::RecordBatch(const std::string& model, int64_t version, int64_t rows) {
-  std::lock_guard<std::mutex> lock(live_mu_);
+  ReaderMutexLock lock(live_mu_);
   if (!live_.count({model, std::to_string(version)})) return;
   Use<metrics::Histogram>(batch_size_, {model, std::to_string(version)},
                           [rows](metrics::Histogram& h) { h.Observe(static_cast<double>(rows)); });
 }
 
 void ServingMetrics::RecordLoad(const std::string& model, int64_t version, double seconds) {
-  std::lock_guard<std::mutex> lock(live_mu_);
+  WriterMutexLock lock(live_mu_);
   live_.emplace(model, std::to_string(version));
   Use<metrics::Gauge>(load_seconds_, {model, std::to_string(version)},
                       [seconds](metrics::Gauge& g) { g.Set(seconds); });
@@ -116,7 +116,7 @@ void ServingMetrics::RecordLoad(const std::string& model, int64_t version, doubl
 
 void ServingMetrics::ForgetVersion(const std::string& model, int64_t version) {
   const std::vector<std::string> prefix{model, std::to_string(version)};
-  std::lock_guard<std::mutex> lock(live_mu_);
+  WriterMutexLock lock(live_mu_);
   live_.erase({prefix[0], prefix[1]});
   // Request series lead with the protocol, and the counter has a series per status code.
   const std::map<std::string, std::string> match{{"model", model}, {"version", prefix[1]}};

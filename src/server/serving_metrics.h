@@ -20,12 +20,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <utility>
 
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "metrics/metrics.h"
 #include "scheduler/scheduler.h"
 
@@ -66,10 +66,11 @@ class ServingMetrics {
   metrics::HistogramFamily* batch_size_ = nullptr;
   metrics::GaugeFamily* load_seconds_ = nullptr;
   std::shared_ptr<metrics::Gauge> in_flight_;
-  // Loaded versions, (model, version). Held while a version's series are looked up or dropped, so a lookup
-  // never recreates a series that ForgetVersion is dropping. Taken before the families' own locks.
-  mutable std::mutex live_mu_;
-  std::set<std::pair<std::string, std::string>> live_;  // guarded by live_mu_
+  // Loaded versions, (model, version). Held (shared by the Record calls, exclusively by RecordLoad and
+  // ForgetVersion) while a version's series are looked up or dropped, so a lookup never recreates a series that
+  // ForgetVersion is dropping. Taken before the families' own locks.
+  mutable SharedMutex live_mu_;
+  std::set<std::pair<std::string, std::string>> live_ GUARDED_BY(live_mu_);
 };
 
 }  // namespace ferry
