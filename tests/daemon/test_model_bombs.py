@@ -13,9 +13,7 @@ series leave /metrics, and the status keeps at most the 4 most recent END entrie
 The models are written here with the onnx package (no checker: the bombs are invalid on purpose)."""
 
 import os
-import re
 import sys
-import time
 import unittest
 
 from daemon_harness import CONFIG, Daemon, DaemonCase, place_version
@@ -27,9 +25,10 @@ except ImportError:  # daemon_test.py already exits 77 without python3-onnx
 
 MiB = 1 << 20
 GiB = 1 << 30
-# Address space of the daemon under test. Its threads and allocator arenas reserve address space they never
-# touch, so the cap sits well above its resident memory; anything near a 4 GiB tensor still fails to map.
-ADDRESS_SPACE = 3 * GiB
+# Address space of the daemon under test: anything near a 4 GiB tensor fails to map. Its threads reserve stacks
+# they barely touch (8 MiB each, a few per core) and malloc arenas (64 MiB each, limited to 2 by the shim), so the
+# cap sits well above its resident memory (about 20 MiB resident in 600 MiB of address space on 2 cores).
+ADDRESS_SPACE = 3 * GiB + 16 * MiB * (os.cpu_count() or 1)
 X4 = [[1.0, 2.0, 3.0, 4.0], [-0.5, 0.25, 8.0, -3.0]]  # add{k} input
 
 
@@ -96,11 +95,13 @@ def tile(repeats):
 
 
 class CappedDaemon(Daemon):
-    """ferryd exec'd by a small Python shim that first sets RLIMIT_AS (the pid stays ferryd's)."""
+    """ferryd exec'd by a small Python shim that first sets RLIMIT_AS and MALLOC_ARENA_MAX (the pid stays
+    ferryd's)."""
 
     def argv(self, port):
         shim = ("import os, resource, sys; "
                 "resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1]))); "
+                "os.environ['MALLOC_ARENA_MAX'] = '2'; "
                 "os.execv(sys.argv[2], sys.argv[2:])")
         return [sys.executable, "-c", shim, str(ADDRESS_SPACE)] + super().argv(port)
 
