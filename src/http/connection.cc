@@ -445,7 +445,7 @@ void Connection::Dispatch(HttpRequest request) {
 
 void Connection::PostReply(const std::shared_ptr<ReplySlot>& slot, HttpResponse response) {
   if (slot->answered.exchange(true)) return;
-  std::shared_lock<std::shared_mutex> lock(slot->core->loops_mu);
+  ReaderMutexLock lock(slot->core->loops_mu);
   if (!slot->core->loops_running) return;
   // Inline when the handler answers on its own I/O thread, posted from any other thread.
   net::dispatch(slot->context->get_executor(), [slot, response = std::move(response)]() mutable {

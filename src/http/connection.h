@@ -22,12 +22,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "common/thread_annotations.h"
 #include "http/body_sink.h"
 #include "http/http_server.h"
 #include "http/request_target.h"
@@ -71,8 +70,8 @@ struct ServerCore {
   std::atomic<bool> stopping{false};
   // Held shared by a Responder while it posts to a loop, exclusively by Stop when the loops go away: no post
   // ever reaches a destroyed io_context.
-  std::shared_mutex loops_mu;
-  bool loops_running = true;  // GUARDED_BY(loops_mu)
+  SharedMutex loops_mu;
+  bool loops_running GUARDED_BY(loops_mu) = true;
 
   void Refused(const Refusal& refusal) const {
     if (options.on_refusal) options.on_refusal(refusal);
@@ -80,17 +79,17 @@ struct ServerCore {
 
   // The TLS context new connections use (null: plain HTTP); ReloadTls replaces it.
   std::shared_ptr<net::ssl::context> tls() const {
-    std::lock_guard<std::mutex> lock(tls_mu);
+    MutexLock lock(tls_mu);
     return tls_context;
   }
   void set_tls(std::shared_ptr<net::ssl::context> context) {
-    std::lock_guard<std::mutex> lock(tls_mu);
+    MutexLock lock(tls_mu);
     tls_context = std::move(context);
   }
 
  private:
-  mutable std::mutex tls_mu;
-  std::shared_ptr<net::ssl::context> tls_context;  // GUARDED_BY(tls_mu)
+  mutable Mutex tls_mu;
+  std::shared_ptr<net::ssl::context> tls_context GUARDED_BY(tls_mu);
 };
 
 // One I/O thread's event loop and the connections it owns.

@@ -60,8 +60,8 @@ struct HttpServer::Impl {
   size_t next_loop = 0;
   uint16_t port = 0;
   std::vector<std::thread> threads;
-  std::mutex stop_mu;
-  bool stopped = false;  // GUARDED_BY(stop_mu)
+  Mutex stop_mu;
+  bool stopped GUARDED_BY(stop_mu) = false;
 
   void Accept();
   void OnAccept(const boost::system::error_code& ec, tcp::socket socket, Loop* loop);
@@ -204,7 +204,7 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Stop() {
-  std::lock_guard<std::mutex> stop_lock(impl_->stop_mu);
+  MutexLock stop_lock(impl_->stop_mu);
   if (impl_->stopped) return;
   impl_->stopped = true;
   Impl* impl = impl_.get();
@@ -233,7 +233,7 @@ void HttpServer::Stop() {
   }
   {
     // From here on Responders post nothing.
-    std::unique_lock<std::shared_mutex> lock(impl->core->loops_mu);
+    WriterMutexLock lock(impl->core->loops_mu);
     impl->core->loops_running = false;
   }
   for (auto& loop : impl->loops) loop->context.stop();

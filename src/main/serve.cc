@@ -17,6 +17,7 @@
 
 #include "api/rest_api.h"
 #include "auth/token_set.h"
+#include "common/thread_annotations.h"
 #include "http/http_server.h"
 #include "main/daemon_config.h"
 #include "server/model_server.h"
@@ -125,6 +126,23 @@ bool IsLoopbackHost(const std::string& host) {
 // Descriptors kept for everything but client connections: model files, logs, the repository, uploads.
 constexpr uint64_t kReservedDescriptors = 64;
 
+// The bearer tokens in force: read by every request, replaced whole on SIGHUP. Thread-safe.
+class CurrentTokens {
+ public:
+  std::shared_ptr<const auth::TokenSet> Get() const {
+    MutexLock lock(mu_);
+    return tokens_;
+  }
+  void Set(std::shared_ptr<const auth::TokenSet> tokens) {
+    MutexLock lock(mu_);
+    tokens_ = std::move(tokens);
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::shared_ptr<const auth::TokenSet> tokens_ GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 int ServeCommand(const std::vector<std::string>& args) {
@@ -211,8 +229,7 @@ int ServeCommand(const std::vector<std::string>& args) {
     }
   };
   // Bearer tokens, swapped whole on SIGHUP.
-  std::mutex tokens_mu;
-  std::shared_ptr<const auth::TokenSet> tokens;  // GUARDED_BY(tokens_mu)
+  CurrentTokens tokens;
   if (!config.tokens_file.empty()) {
     Result<auth::TokenSet> loaded = auth::TokenSet::Load(config.tokens_file);
     if (!loaded.ok()) {
@@ -220,13 +237,10 @@ int ServeCommand(const std::vector<std::string>& args) {
       server->Stop();
       return 1;
     }
-    tokens = std::make_shared<const auth::TokenSet>(std::move(*loaded));
     log.Write(spdlog::level::info, "bearer tokens loaded",
-              {{"file", config.tokens_file}, {"tokens", tokens->tokens().size()}});
-    ao.tokens = [&tokens_mu, &tokens] {
-      std::lock_guard<std::mutex> lock(tokens_mu);
-      return tokens;
-    };
+              {{"file", config.tokens_file}, {"tokens", loaded->tokens().size()}});
+    tokens.Set(std::make_shared<const auth::TokenSet>(std::move(*loaded)));
+    ao.tokens = [&tokens] { return tokens.Get(); };
   } else if (!IsLoopbackHost(config.host)) {
     log.Write(spdlog::level::warn,
               "no tokens_file and a non-loopback address: the management routes answer 403 (inference is open)",
@@ -320,12 +334,8 @@ int ServeCommand(const std::vector<std::string>& args) {
                 {{"error", reloaded.status().message()}});
       continue;
     }
-    auto fresh = std::make_shared<const auth::TokenSet>(std::move(*reloaded));
-    const size_t count = fresh->tokens().size();
-    {
-      std::lock_guard<std::mutex> lock(tokens_mu);
-      tokens = std::move(fresh);
-    }
+    const size_t count = reloaded->tokens().size();
+    tokens.Set(std::make_shared<const auth::TokenSet>(std::move(*reloaded)));
     log.Write(spdlog::level::info, "SIGHUP: bearer tokens reloaded", {{"tokens", count}});
   }
   spdlog::default_logger()->flush();

@@ -339,9 +339,13 @@ Result<UploadResult> ModelServer::PutVersion(const std::string& model, std::opti
 
 Result<UploadResult> ModelServer::PutVersionFile(const std::string& model, std::optional<int64_t> version,
                                                  const std::string& path) {
-  return PutVersionWith(model, version, [&](const std::string& staging, const UnpackLimits& limits) {
-    return UnpackVersionFile(path, staging, limits);
-  });
+  Result<UploadResult> result =
+      PutVersionWith(model, version, [&](const std::string& staging, const UnpackLimits& limits) {
+        return UnpackVersionFile(path, staging, limits);
+      });
+  // The upload is consumed either way: a refused one leaves nothing in the repository by the time it is answered.
+  RemoveQuietly(path);
+  return result;
 }
 
 Result<UploadResult> ModelServer::PutVersionWith(

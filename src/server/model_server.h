@@ -117,7 +117,8 @@ class ModelServer {
   // versions, or the files would take the repository over max_repository_bytes: counted while unpacking, so an
   // archive bomb stops early), Unavailable (stopped). Nothing is left on disk after an error.
   Result<UploadResult> PutVersion(const std::string& model, std::optional<int64_t> version, std::string_view body);
-  // The same for an upload stored in the file `path` (see UnpackVersionFile: a raw model is moved, not copied).
+  // The same for an upload stored in the file `path` (see UnpackVersionFile: a raw model is moved, not copied),
+  // which is consumed: moved into the repository or removed, success or not.
   // REQUIRES: `path` is on the repository's filesystem for the move to apply (a copy is made otherwise).
   Result<UploadResult> PutVersionFile(const std::string& model, std::optional<int64_t> version,
                                       const std::string& path);
