@@ -379,12 +379,12 @@ Result<DaemonConfig> Resolve(const std::vector<std::string>& args) {
 Result<DaemonConfig> ParseDaemonConfig(const std::string& yaml_text, const std::string& base_dir) {
   // The one boundary where yaml-cpp's exceptions (syntax errors, recursion depth, bad_alloc) become a Status.
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(yaml_text);
-    if (docs.empty()) return DaemonConfig();
-    if (docs.size() > 1) {
-      return InvalidArgument("config: expected one YAML document, got {} (remove the extra \"---\")", docs.size());
+    const YamlDocuments docs = LoadYamlDocuments(yaml_text);
+    if (docs.count == 0) return DaemonConfig();
+    if (docs.count > 1) {
+      return InvalidArgument("config: expected one YAML document, got {} (remove the extra \"---\")", docs.count);
     }
-    return ParseDocument(docs[0], base_dir);
+    return ParseDocument(docs.first, base_dir);
   } catch (const YAML::Exception& e) {
     return InvalidArgument("config is not valid YAML: line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1,
                            e.msg);

@@ -267,12 +267,12 @@ Result<ModelConfig> ParseModelConfig(const std::string& yaml_text) {
   }
   // The one boundary where yaml-cpp's exceptions (syntax errors, recursion depth, bad_alloc) become a Status.
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(yaml_text);
-    if (docs.empty()) return ModelConfig();
-    if (docs.size() > 1) {
-      return InvalidArgument("config: expected one YAML document, got {} (remove the extra \"---\")", docs.size());
+    const YamlDocuments docs = LoadYamlDocuments(yaml_text);
+    if (docs.count == 0) return ModelConfig();
+    if (docs.count > 1) {
+      return InvalidArgument("config: expected one YAML document, got {} (remove the extra \"---\")", docs.count);
     }
-    return ParseDocument(docs[0]);
+    return ParseDocument(docs.first);
   } catch (const YAML::Exception& e) {
     return InvalidArgument("config is not valid YAML: line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1,
                            e.msg);

@@ -294,6 +294,18 @@ TEST(DaemonConfigTest, HostileInputsDoNotCrash) {
   EXPECT_NE(r.status().message().find("got \"in\\x01fo\""), std::string::npos) << r.status().message();
 }
 
+// A plain scalar cannot start with ',' (YAML 1.2, 7.3.3: ns-plain-first). yaml-cpp 0.7's LoadAll read such a text
+// forever, taking memory as it went (found by tests/fuzz/daemon_config_fuzzer).
+TEST(DaemonConfigTest, AStrayCommaIsNotYaml) {
+  for (const char* text : {",", ",port: 8501", "port: 8501\n---\n,"}) {
+    auto r = ParseDaemonConfig(text, "/");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(r.status().message().find("config is not valid YAML: line "), std::string::npos)
+        << text << " -> " << r.status().message();
+  }
+}
+
 TEST(DaemonConfigTest, ResolvesModelRepositoryAgainstBaseDir) {
   const std::string cwd = Cwd();
   struct Row {

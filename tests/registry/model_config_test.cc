@@ -13,6 +13,26 @@ ModelConfig Parse(const std::string& text) {
   return r.ok() ? *r : ModelConfig();
 }
 
+// A plain scalar cannot start with ',' (YAML 1.2, 7.3.3: ns-plain-first), so these are not YAML. yaml-cpp 0.7's
+// LoadAll read them forever, taking memory as it went (found by tests/fuzz/model_config_fuzzer), and its Load
+// takes them for an empty document.
+TEST(ModelConfigTest, AStrayCommaIsNotYaml) {
+  const std::pair<const char*, const char*> rows[] = {
+      {",", "line 1, column 1"},
+      {" ,", "line 1, column 2"},
+      {",a", "line 1, column 1"},
+      {"[1, 2],", "line 1, column 7"},
+      {"max_batch_size: 1\n---\n,", "line 3, column 1"},
+  };
+  for (const auto& [text, where] : rows) {
+    auto r = ParseModelConfig(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_NE(r.status().message().find(std::string("config is not valid YAML: ") + where), std::string::npos)
+        << text << " -> " << r.status().message();
+  }
+}
+
 TEST(ModelConfigTest, EmptyIsDefault) {
   ModelConfig want;  // latest 1, no labels, max_batch_size 0
   EXPECT_EQ(Parse(""), want);
