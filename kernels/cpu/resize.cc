@@ -85,6 +85,7 @@ class ResizeKernel final : public Kernel {
       }
     }
     Shape out_shape(static_cast<size_t>(rank));
+    std::vector<double> axis_scale(static_cast<size_t>(rank)), axis_lr(static_cast<size_t>(rank));
     double total = 1;
     plans_.clear();
     for (int64_t d = 0; d < rank; ++d) {
@@ -95,6 +96,9 @@ class ResizeKernel final : public Kernel {
         out = sizes[d];
         if (out < 0) return InvalidArgument("sizes[{}] = {} is negative", d, out);
         if (out > 0 && in == 0) return InvalidArgument("cannot resize an empty axis {} to {}", d, out);
+        // Checked per axis too: with another axis of length 0 the product below stays 0 whatever this one is,
+        // and each axis plan takes memory in proportion to its length.
+        if (static_cast<double>(out) > kMaxOutput) return InvalidArgument("sizes[{}] = {} is too large", d, out);
         scale = in > 0 ? static_cast<double>(out) / static_cast<double>(in) : 1.0;
         lr = static_cast<double>(out);
       } else {
@@ -109,10 +113,17 @@ class ResizeKernel final : public Kernel {
         return Unimplemented("cubic pytorch_half_pixel resize of axis {} to length 1 is ambiguous", d);
       }
       out_shape[d] = out;
+      axis_scale[d] = scale;
+      axis_lr[d] = lr;
       total *= static_cast<double>(out);
       if (total > kMaxOutput) return InvalidArgument("the output would have over 2^40 elements");
-      plans_.push_back(in > 0 && out > 0 ? resize::BuildAxisPlan(cfg_.opts, in, out, scale, lr, roi[d], roi[d + rank])
-                                         : AxisPlan{});
+    }
+    // An empty output needs no plans (and its other axes may be long).
+    for (int64_t d = 0; d < rank; ++d) {
+      const int64_t in = x.shape[d], out = out_shape[d];
+      plans_.push_back(in > 0 && out > 0 && total > 0
+                           ? resize::BuildAxisPlan(cfg_.opts, in, out, axis_scale[d], axis_lr[d], roi[d], roi[d + rank])
+                           : AxisPlan{});
     }
     ctx.set_output(0, x.dtype, out_shape);
     in_shape_ = x.shape;

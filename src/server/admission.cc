@@ -152,7 +152,7 @@ Status AdmissionLedger::CheckLocked(const std::string& what, const std::map<uint
 }
 
 Result<AdmissionLedger::Reservation> AdmissionLedger::Reserve(const std::string& what, const Footprint& footprint) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   FERRY_RETURN_IF_ERROR(CheckLocked(what, {}, footprint));
   const uint64_t id = next_id_++;
   entries_[id] = Entry{what, footprint, nullptr, nullptr};
@@ -160,7 +160,7 @@ Result<AdmissionLedger::Reservation> AdmissionLedger::Reserve(const std::string&
 }
 
 void AdmissionLedger::Bind(uint64_t id, const void* owner, std::shared_ptr<const Model> model) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(id);
   if (it == entries_.end()) return;
   it->second.owner = owner;
@@ -168,7 +168,7 @@ void AdmissionLedger::Bind(uint64_t id, const void* owner, std::shared_ptr<const
 }
 
 Result<AdmissionLedger::Entry> AdmissionLedger::Find(const void* owner) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [id, e] : entries_) {
     if (owner != nullptr && e.owner == owner) return e;
   }
@@ -176,7 +176,7 @@ Result<AdmissionLedger::Entry> AdmissionLedger::Find(const void* owner) const {
 }
 
 Status AdmissionLedger::CheckChange(const std::vector<std::pair<const void*, Footprint>>& changes) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::map<uint64_t, Footprint> replaced;
   std::string what;
   for (const auto& [owner, footprint] : changes) {
@@ -190,7 +190,7 @@ Status AdmissionLedger::CheckChange(const std::vector<std::pair<const void*, Foo
 }
 
 Status AdmissionLedger::Resize(const void* owner, const Footprint& footprint) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [id, e] : entries_) {
     if (owner == nullptr || e.owner != owner) continue;
     FERRY_RETURN_IF_ERROR(CheckLocked(e.what, {{id, footprint}}, Footprint{}));
@@ -201,21 +201,21 @@ Status AdmissionLedger::Resize(const void* owner, const Footprint& footprint) {
 }
 
 int64_t AdmissionLedger::total_instances() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   int64_t n = 0;
   for (const auto& [id, e] : entries_) n += e.footprint.instances;
   return n;
 }
 
 uint64_t AdmissionLedger::total_bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   uint64_t n = 0;
   for (const auto& [id, e] : entries_) n = SatAdd(n, e.footprint.total_bytes());
   return n;
 }
 
 void AdmissionLedger::Release(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   entries_.erase(id);
 }
 

@@ -18,12 +18,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/status.h"
+#include "common/thread_annotations.h"
 #include "graph/model.h"
 #include "scheduler/scheduler.h"
 
@@ -115,15 +115,15 @@ class AdmissionLedger : public std::enable_shared_from_this<AdmissionLedger> {
 
  private:
   explicit AdmissionLedger(const AdmissionLimits& limits) : limits_(limits) {}
-  // REQUIRES: mu_ held. `what` names the version whose change is checked.
+  // `what` names the version whose change is checked.
   Status CheckLocked(const std::string& what, const std::map<uint64_t, Footprint>& replaced,
-                     const Footprint& added) const;
+                     const Footprint& added) const REQUIRES(mu_);
   void Release(uint64_t id);
 
   const AdmissionLimits limits_;
-  mutable std::mutex mu_;
-  uint64_t next_id_ = 1;               // guarded by mu_
-  std::map<uint64_t, Entry> entries_;  // guarded by mu_
+  mutable Mutex mu_;
+  uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, Entry> entries_ GUARDED_BY(mu_);
 };
 
 }  // namespace ferry

@@ -36,7 +36,15 @@ const char* VersionStateName(VersionState state) {
 }
 
 VersionLoader ModelFileLoader(ModelOptions options) {
-  return [options](const std::string&, int64_t, const std::string& path) { return Model::Load(path, options); };
+  return [options](const std::string&, int64_t, const std::string& path) -> Result<std::shared_ptr<const Model>> {
+    try {
+      return Model::Load(path, options);
+    } catch (const std::bad_alloc&) {
+      return Status(StatusCode::kResourceExhausted, "out of memory while loading the model");
+    } catch (const std::exception& e) {
+      return Internal("loading the model failed: {}", e.what());
+    }
+  };
 }
 
 // One version's record. model_name and version are fixed before the record is published; every other field
@@ -201,17 +209,28 @@ void ModelManager::Reconcile(const RepositorySnapshot& snapshot) {
 
   // 2. Load, without the lock: Acquire keeps serving the old versions meanwhile.
   for (Load& load : loads) {
-    Result<std::shared_ptr<const Model>> model = loader_(load.record->model_name, load.record->version, load.path);
-    if (model.ok() && *model == nullptr) model = Internal("the loader returned no model");
+    Result<std::shared_ptr<const Model>> model = Internal("not loaded");
     std::shared_ptr<Scheduler> scheduler;
-    if (model.ok() && start_scheduler_) {
-      Result<std::shared_ptr<Scheduler>> started =
-          start_scheduler_(load.record->model_name, load.record->version, *model, load.config);
-      if (started.ok()) {
-        scheduler = std::move(*started);
-      } else {
-        model = started.status();
+    // The boundary where a loader's or an instance's exception (an allocation a hostile model sized) becomes the
+    // version's error instead of ending the process.
+    try {
+      model = loader_(load.record->model_name, load.record->version, load.path);
+      if (model.ok() && *model == nullptr) model = Internal("the loader returned no model");
+      if (model.ok() && start_scheduler_) {
+        Result<std::shared_ptr<Scheduler>> started =
+            start_scheduler_(load.record->model_name, load.record->version, *model, load.config);
+        if (started.ok()) {
+          scheduler = std::move(*started);
+        } else {
+          model = started.status();
+        }
       }
+    } catch (const std::bad_alloc&) {
+      scheduler.reset();
+      model = Status(StatusCode::kResourceExhausted, "out of memory while loading the version");
+    } catch (const std::exception& e) {
+      scheduler.reset();
+      model = Internal("loading the version failed: {}", e.what());
     }
     MutexLock lock(st.mu);
     if (model.ok()) {

@@ -288,6 +288,20 @@ TEST(ResizeTest, CubicKeepsConstantsAndRefusesAmbiguousCases) {
   EXPECT_FALSE(RunKernel("Resize", 13, {x, Tensor(), Scales({1, 2})}, {}, 1, false).status.ok());
 }
 
+TEST(ResizeTest, HugeSizesBesideAnEmptyAxisAreRefusedNotAllocated) {
+  // The output [0, 2^50] is empty, so the element count stays 0; the long axis must still be refused (it used to
+  // build a 2^50-entry axis plan and end the process with bad_alloc).
+  KernelRun r = RunKernel("Resize", 13, {F32({0, 4}, {}), Tensor(), Tensor(), I64({0, int64_t{1} << 50})},
+                          Attrs({{"mode", std::string("nearest")}}), 1, true);
+  ASSERT_FALSE(r.status.ok());
+  EXPECT_NE(r.status.message().find("sizes[1]"), std::string::npos) << r.status.ToString();
+  // An empty output of reasonable axes is fine and builds nothing.
+  r = RunKernel("Resize", 13, {F32({0, 4}, {}), Tensor(), Tensor(), I64({0, 1 << 20})},
+                Attrs({{"mode", std::string("linear")}}), 1, true);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.outputs[0].shape(), (Shape{0, 1 << 20}));
+}
+
 TEST(ResizeTest, TfCropAndResizeExtrapolates) {
   // roi [0.5, 1.5] on a length-3 axis, 3 outputs: x_original = 1, 2, 3; 3 is outside [0, 2].
   Tensor x = F32({3}, {0, 10, 20});
