@@ -205,6 +205,14 @@ int ServeCommand(const std::vector<std::string>& args) {
     return 1;
   }
   double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  if (!server->removed_leftovers().empty()) {
+    const auto& removed = server->removed_leftovers();
+    const size_t shown = std::min<size_t>(removed.size(), 10);
+    log.Write(spdlog::level::info, "removed the leftovers of interrupted repository operations",
+              {{"count", removed.size()},
+               {"paths", fmt::format("{}{}", fmt::join(removed.begin(), removed.begin() + shown, ","),
+                                     removed.size() > shown ? ",..." : "")}});
+  }
 
   api::RestApiOptions ao;
   ao.server_version = kFerryVersion;

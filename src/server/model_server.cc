@@ -226,24 +226,49 @@ namespace {
 // Removes what an earlier process killed mid-operation left at the top of the repository: upload staging
 // directories, spooled upload bodies and deleted versions awaiting removal (all named by StagingName or the
 // HTTP server's spool, ".ferry-<what>-<16 hex digits>"). Scans ignore dot names, so they only cost disk.
-void RemoveLeftovers(const std::string& repository) {
+// True for a name StagingName made with one of `whats`.
+bool IsStagingName(const std::string& name, std::initializer_list<std::string_view> whats) {
+  for (std::string_view what : whats) {
+    const std::string prefix = fmt::format(".ferry-{}-", what);
+    const std::string_view rest = std::string_view(name).substr(std::min(name.size(), prefix.size()));
+    if (name.rfind(prefix, 0) == 0 && rest.size() == 16 &&
+        rest.find_first_not_of("0123456789abcdef") == std::string_view::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Removes what a killed process left of its operations: staged uploads, deleted versions on their way out,
+// spooled bodies (in the repository) and half-written configs (in model directories). Returns their paths,
+// relative to the repository.
+std::vector<std::string> RemoveLeftovers(const std::string& repository) {
+  std::vector<std::string> removed;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(repository, ec)) {
     const std::string name = entry.path().filename().string();
-    for (std::string_view prefix : {".ferry-upload-", ".ferry-deleted-", ".ferry-body-"}) {
-      const std::string_view rest = std::string_view(name).substr(std::min(name.size(), prefix.size()));
-      if (name.rfind(prefix, 0) == 0 && rest.size() == 16 &&
-          rest.find_first_not_of("0123456789abcdef") == std::string_view::npos) {
-        RemoveQuietly(entry.path().string());
+    if (IsStagingName(name, {"upload", "deleted", "body"})) {
+      RemoveQuietly(entry.path().string());
+      removed.push_back(name);
+      continue;
+    }
+    std::error_code dec;
+    if (name.empty() || name[0] == '.' || !entry.is_directory(dec) || entry.is_symlink(dec)) continue;
+    for (const auto& inner : fs::directory_iterator(entry.path(), dec)) {
+      const std::string inner_name = inner.path().filename().string();
+      if (IsStagingName(inner_name, {"config"})) {
+        RemoveQuietly(inner.path().string());
+        removed.push_back(name + "/" + inner_name);
       }
     }
   }
+  return removed;
 }
 
 }  // namespace
 
 Status ModelServer::Start() {
-  RemoveLeftovers(options_.repository);
+  removed_leftovers_ = RemoveLeftovers(options_.repository);
   {
     MutexLock lock(repo_mu_);
     FERRY_RETURN_IF_ERROR(RescanLocked());
@@ -339,10 +364,9 @@ Result<UploadResult> ModelServer::PutVersion(const std::string& model, std::opti
 
 Result<UploadResult> ModelServer::PutVersionFile(const std::string& model, std::optional<int64_t> version,
                                                  const std::string& path) {
-  Result<UploadResult> result =
-      PutVersionWith(model, version, [&](const std::string& staging, const UnpackLimits& limits) {
-        return UnpackVersionFile(path, staging, limits);
-      });
+  Result<UploadResult> result = PutVersionWith(
+      model, version,
+      [&](const std::string& staging, const UnpackLimits& limits) { return UnpackVersionFile(path, staging, limits); });
   // The upload is consumed either way: a refused one leaves nothing in the repository by the time it is answered.
   RemoveQuietly(path);
   return result;

@@ -96,6 +96,9 @@ class ModelServer {
   // Scans and loads every model per its policy (returns when every load finished), then starts polling.
   // Fails only when the repository cannot be listed.
   Status Start();
+  // What Start removed of operations a killed process left unfinished (staged uploads, spooled bodies, deletes,
+  // half-written configs), as paths relative to the repository, for the log.
+  const std::vector<std::string>& removed_leftovers() const { return removed_leftovers_; }
   // Stops polling and new repository operations, then unloads everything (in-flight requests keep their
   // versions until they answer). Idempotent.
   void Stop();
@@ -169,6 +172,7 @@ class ModelServer {
   std::set<std::string> unloaded_ GUARDED_BY(unloaded_mu_);
   std::set<std::string> problems_seen_ GUARDED_BY(repo_mu_);
   std::atomic<bool> started_{false};
+  std::vector<std::string> removed_leftovers_;  // set by Start
   std::atomic<bool> stopping_{false};
 
   Mutex poll_mu_;  // for poll_wake_ only

@@ -149,6 +149,8 @@ class HttpRobustnessTest(DaemonCase):
         with open(os.path.join(repo, ".ferry-body-0123456789abcdef"), "wb") as f:
             f.write(b"partial upload")
         os.makedirs(os.path.join(repo, ".ferry-upload-fedcba9876543210", "sub"))
+        with open(os.path.join(repo, "affine", ".ferry-config-00112233aabbccdd"), "w") as f:
+            f.write("max_batch_size: 4\n")  # a config write killed before its rename
         with open(os.path.join(repo, ".keep-me"), "w") as f:
             f.write("not ours")
 
@@ -187,6 +189,8 @@ class HttpRobustnessTest(DaemonCase):
 
     def test_leftovers_of_a_killed_process_are_removed_at_start(self):
         self.assertEqual(sorted(n for n in os.listdir(self.repo) if n.startswith(".")), [".keep-me"])
+        self.assertEqual([n for n in os.listdir(os.path.join(self.repo, "affine")) if n.startswith(".")], [])
+        self.assertIn("removed the leftovers of interrupted repository operations count=3", self.daemon.log_text())
 
     def test_malformed_framing_is_refused_and_closed(self):
         cases = [
