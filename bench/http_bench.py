@@ -66,10 +66,12 @@ def to_us(text):
     return v * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)]
 
 
-def wrk(port, path, conns, duration, body=None):
+def wrk(port, path, conns, duration, body=None, scheme="http", headers=()):
     """Runs wrk; returns {p50_us, p99_us, rps, errors}."""
     threads = 1 if conns == 1 else 2
-    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", f"http://127.0.0.1:{port}{path}"]
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency", f"{scheme}://127.0.0.1:{port}{path}"]
+    for h in headers:
+        cmd[1:1] = ["-H", h]
     env = dict(os.environ)
     if body:
         cmd[1:1] = ["-s", os.path.join(HERE, "wrk_post.lua")]
