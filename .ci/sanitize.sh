@@ -63,13 +63,17 @@ run_asan() {
   cmake --build build-asan -j "$jobs"
   build_s=$(seconds "$t0")
   local reports="$PWD/build-asan/sanitizer-reports"
+  # The conformance and oracle suites are left to .ci/test.sh. The tests that cap the address space (RLIMIT_AS)
+  # cannot run under ASan, whose shadow memory reserves terabytes of it at start; tests/daemon/test_model_bombs.py
+  # skips itself for an ASan ferryd.
+  local asan_excluded="conformance|oracle|DecodeBounds\.|OnnxLoaderTest\.DeclaredSizesAreCheckedBeforeAllocating"
   rm -rf "$reports" && mkdir -p "$reports"
   t0=$(date +%s)
   # detect_leaks: LeakSanitizer at exit. A small quarantine keeps the daemon tests' memory bounds (RssAnon growth
   # under floods) meaningful; use-after-free is still caught for recently freed blocks.
   ASAN_OPTIONS="log_path=$reports/report:detect_leaks=1:halt_on_error=1:abort_on_error=0:quarantine_size_mb=16:detect_stack_use_after_return=0:strict_string_checks=1:check_initialization_order=1" \
     UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1:halt_on_error=1" \
-    ctest --test-dir build-asan --output-on-failure -j "$jobs" -E "conformance|oracle"
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" -E "$asan_excluded"
   check_reports "$reports" "ASan/UBSan"
   echo "sanitize: asan build ${build_s}s, tests $(seconds "$t0")s"
 }
