@@ -109,6 +109,28 @@ Status InlineGraphExternalData(onnx::GraphProto* g, const std::string& base_dir)
   return Status::Ok();
 }
 
+// ONNX 1.12's shape inference divides by every stride of Conv and the pools (convPoolShapeInference) without
+// checking it, and the checker lets a stride of 0 through: that is a SIGFPE, which no try/catch stops. Strides and
+// dilations are >= 1 in every op that has them, so anything else is refused before inference, in subgraphs and
+// model-local functions too (inference walks them as well). Found by tests/fuzz/onnx_loader_fuzzer.
+Status CheckWindowAttributes(const google::protobuf::RepeatedPtrField<onnx::NodeProto>& nodes, std::string_view where) {
+  for (int i = 0; i < nodes.size(); ++i) {
+    const onnx::NodeProto& node = nodes.Get(i);
+    for (const auto& a : node.attribute()) {
+      if (a.name() == "strides" || a.name() == "dilations") {
+        for (int64_t v : a.ints()) {
+          if (v < 1)
+            return InvalidArgument("node #{} ({}){}: {} has value {}; must be >= 1", i, node.op_type(), where, a.name(),
+                                   v);
+        }
+      }
+      if (a.has_g()) FERRY_RETURN_IF_ERROR(CheckWindowAttributes(a.g().node(), " in a subgraph"));
+      for (const auto& g : a.graphs()) FERRY_RETURN_IF_ERROR(CheckWindowAttributes(g.node(), " in a subgraph"));
+    }
+  }
+  return Status::Ok();
+}
+
 template <typename Src, typename Dst>
 void CopyField(const Src& field, Dst* out) {
   for (int i = 0; i < field.size(); ++i) out[i] = static_cast<Dst>(field.Get(i));
@@ -365,6 +387,8 @@ Result<Graph> LoadParsed(onnx::ModelProto& model, const std::string& base_dir, O
   } catch (const std::exception& e) {
     return InvalidArgument("the ONNX checker rejected the model: {}", e.what());
   }
+  FERRY_RETURN_IF_ERROR(CheckWindowAttributes(model.graph().node(), ""));
+  for (const auto& f : model.functions()) FERRY_RETURN_IF_ERROR(CheckWindowAttributes(f.node(), " in a function"));
   try {
     onnx::shape_inference::InferShapes(model);
   } catch (const std::exception& e) {

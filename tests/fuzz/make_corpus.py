@@ -7,7 +7,8 @@ Writes, deterministically (fixed seeds, fixed tar and gzip timestamps), and repl
   onnx_loader/      small models: the daemon test models (tests/daemon/make_daemon_models.py), the smaller oracle
                     models (tests/models/make_models.py), and a few made here for paths those miss: external data in
                     weights.bin (which the fuzzer provides), a Reshape whose target is an input (value-keyed
-                    planning), ConstantOfShape/Range/Expand folding, an opset outside the supported range;
+                    planning), ConstantOfShape/Range/Expand folding, an opset outside the supported range, and
+                    what the fuzzer found (a Conv with a stride of 0);
   version_archive/  upload bodies: a raw model.onnx, .tar and .tar.gz with members at the top level and under one
                     directory, and refused ones (a "../" member, a symbolic link, a gzip inside a gzip);
   kserve_binary/    bodies in the fuzzer's layout (kserve_binary_fuzzer.cc): control byte, header value + "\\n",
@@ -90,6 +91,15 @@ def conv_pool():
     return g.model()
 
 
+def zero_stride_conv():
+    """A Conv with strides [1, 0]: ONNX 1.12's shape inference divided by it (SIGFPE) before the loader refused it."""
+    g = GraphBuilder("zero_stride_conv", 13)
+    x = g.input("x", FLOAT, [1, 1, 4, 4])
+    g.op("Conv", [x, g.init("w", np.ones((1, 1, 1, 1), dtype=np.float32))], outputs=["y"], strides=[1, 0])
+    g.output("y", FLOAT, [1, 1, "h", "w"])
+    return g.model()
+
+
 def future_opset():
     m = make_daemon_models.add_k(1)
     m.opset_import[0].version = 99
@@ -108,6 +118,7 @@ def onnx_models():
         "folding": folding(),
         "conv_pool": conv_pool(),
         "future_opset": future_opset(),
+        "zero_stride_conv": zero_stride_conv(),
     }
     for name in ["decoder_upsample", "embedding_pool", "misc_opset11", "tf2onnx_nhwc_mobilenet"]:
         models[name] = getattr(make_models, name)()[0]

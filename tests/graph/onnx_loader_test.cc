@@ -112,6 +112,52 @@ TEST(OnnxLoaderTest, RefusesUnknownOpNamingNodeAndOp) {
   EXPECT_NE(model.status().message().find("FancyOp"), std::string::npos) << model.status().message();
 }
 
+// A stride of 0 passes the ONNX checker, and ONNX 1.12's shape inference then divides by it (SIGFPE: the process
+// died). Found by tests/fuzz/onnx_loader_fuzzer. The ONNX spec gives Conv and the pools positive strides.
+TEST(OnnxLoaderTest, RefusesAZeroStrideBeforeShapeInference) {
+  for (const char* op : {"Conv", "MaxPool", "AveragePool", "LpPool"}) {
+    onnx::ModelProto m = AddReluModel();
+    auto* g = m.mutable_graph();
+    g->clear_node();
+    g->clear_input();
+    g->clear_output();
+    *g->add_input() = FloatInfo("x", {1, 3, 4, 4});
+    onnx::ValueInfoProto y = FloatInfo("y", {1, 3, 4, 4});
+    for (int d = 2; d < 4; ++d)
+      y.mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(d)->set_dim_param("s");
+    *g->add_output() = y;
+    auto* node = g->add_node();
+    node->set_op_type(op);
+    node->add_input("x");
+    if (std::string(op) == "Conv") {
+      auto* w = g->add_initializer();  // 3 output channels, 3 input channels, 1x1
+      w->set_name("k");
+      w->set_data_type(onnx::TensorProto::FLOAT);
+      for (int64_t d : {3, 3, 1, 1}) w->add_dims(d);
+      for (int i = 0; i < 9; ++i) w->add_float_data(1.f);
+      node->add_input("k");
+    } else {
+      auto* kernel = node->add_attribute();
+      kernel->set_name("kernel_shape");
+      kernel->set_type(onnx::AttributeProto::INTS);
+      kernel->add_ints(1);
+      kernel->add_ints(1);
+    }
+    node->add_output("y");
+    auto* strides = node->add_attribute();
+    strides->set_name("strides");
+    strides->set_type(onnx::AttributeProto::INTS);
+    strides->add_ints(1);
+    strides->add_ints(0);
+    auto r = LoadOnnxModelFromBytes(Bytes(m), "", nullptr);
+    ASSERT_FALSE(r.ok()) << op;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << op;
+    EXPECT_NE(r.status().message().find(std::string("node #0 (") + op + "): strides has value 0; must be >= 1"),
+              std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST(OnnxLoaderTest, CheckerRejectsAMissingInput) {
   onnx::ModelProto m = AddReluModel();
   m.mutable_graph()->mutable_node(1)->set_input(0, "nowhere");
