@@ -57,7 +57,7 @@ check_reports() {
 seconds() { echo $(($(date +%s) - $1)); }
 
 run_asan() {
-  local t0 build_s
+  local t0 build_s status=0
   t0=$(date +%s)
   cmake -S . -B build-asan "${configure[@]}" -DFERRY_SANITIZE=address,undefined >/dev/null
   cmake --build build-asan -j "$jobs"
@@ -73,9 +73,10 @@ run_asan() {
   # under floods) meaningful; use-after-free is still caught for recently freed blocks.
   ASAN_OPTIONS="log_path=$reports/report:detect_leaks=1:halt_on_error=1:abort_on_error=0:quarantine_size_mb=16:detect_stack_use_after_return=0:strict_string_checks=1:check_initialization_order=1" \
     UBSAN_OPTIONS="log_path=$reports/report:print_stacktrace=1:halt_on_error=1" \
-    ctest --test-dir build-asan --output-on-failure -j "$jobs" -E "$asan_excluded"
-  check_reports "$reports" "ASan/UBSan"
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" -E "$asan_excluded" || status=1
+  check_reports "$reports" "ASan/UBSan" || status=1
   echo "sanitize: asan build ${build_s}s, tests $(seconds "$t0")s"
+  [ "$status" = 0 ]
 }
 
 run_tsan() {
@@ -93,8 +94,8 @@ run_tsan() {
       "$exe" --gtest_brief=1 || status=1
   done
   check_reports "$reports" "TSan" || status=1
-  [ "$status" = 0 ] || return 1
   echo "sanitize: tsan build ${build_s}s, tests $(seconds "$t0")s"
+  [ "$status" = 0 ]
 }
 
 if [ "$what" = asan ] || [ "$what" = all ]; then run_asan; fi
