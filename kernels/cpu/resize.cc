@@ -26,6 +26,7 @@ using resize::Mode;
 
 // Largest output we agree to plan (elements); beyond this a scale is surely a mistake.
 constexpr double kMaxOutput = 1LL << 40;
+constexpr double kMaxPlanBytes = 256.0 * (1 << 20);
 
 struct ResizeConfig {
   resize::Options opts;
@@ -117,6 +118,16 @@ class ResizeKernel final : public Kernel {
       axis_lr[d] = lr;
       total *= static_cast<double>(out);
       if (total > kMaxOutput) return InvalidArgument("the output would have over 2^40 elements");
+    }
+    // The axis plans take about 32 bytes per output position and tap (index, weight, offsets), allocated here at
+    // load, before any memory limit sees the model: a 158-byte model asking for sizes [1, 1, 1, 2^30] would take
+    // 17 GiB. Bound them; no real resize comes near (2^23 positions per axis for nearest).
+    const int taps = cfg_.opts.mode == Mode::kCubic ? 4 : cfg_.opts.mode == Mode::kLinear ? 2 : 1;
+    double plan_bytes = 0;
+    for (int64_t d = 0; d < rank; ++d) plan_bytes += static_cast<double>(out_shape[d]) * taps * 32;
+    if (total > 0 && plan_bytes > kMaxPlanBytes) {
+      return InvalidArgument("output {} would need {:.0f} MiB of interpolation tables, over the bound of {:.0f} MiB",
+                             ShapeToString(out_shape), plan_bytes / (1 << 20), kMaxPlanBytes / (1 << 20));
     }
     // An empty output needs no plans (and its other axes may be long).
     for (int64_t d = 0; d < rank; ++d) {

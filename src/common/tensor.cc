@@ -7,7 +7,13 @@ namespace ferry {
 
 int64_t NumElements(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    // Saturates instead of overflowing (undefined behaviour): a shape built from a hostile batch size or dims
+    // reads as "more than anything fits", which every size check then refuses.
+    int64_t product;
+    if (__builtin_mul_overflow(n, d, &product)) return (d < 0) != (n < 0) ? INT64_MIN : INT64_MAX;
+    n = product;
+  }
   return n;
 }
 

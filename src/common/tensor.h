@@ -18,7 +18,8 @@ namespace ferry {
 
 using Shape = std::vector<int64_t>;
 
-// Product of dims (1 for a scalar). REQUIRES: every dim >= 0.
+// Product of dims (1 for a scalar); saturates at INT64_MAX instead of overflowing. REQUIRES: every dim >= 0
+// (a negative dim gives a negative product, saturated at INT64_MIN).
 int64_t NumElements(const Shape& shape);
 // "[2, 3, 4]"
 std::string ShapeToString(const Shape& shape);

@@ -33,7 +33,7 @@ bool MemoryBudget::TryAcquire(uint64_t bytes) {
 // The bytes one in-memory body has taken from the budget; given back when the last holder (the sink, then the
 // request and its copies) lets go.
 struct BodySink::Lease {
-  MemoryBudget* budget = nullptr;
+  std::shared_ptr<MemoryBudget> budget;
   uint64_t charged = 0;
   ~Lease() {
     if (budget != nullptr && charged > 0) budget->Release(charged);

@@ -45,8 +45,9 @@ struct BodySinkOptions {
   // The declared wire length (Content-Length), when there is one: an identity body in memory is charged and
   // reserved in one piece up front. REQUIRES: <= max_bytes.
   std::optional<uint64_t> content_length;
-  // Bodies kept in memory are charged here. Must outlive the sink and every request that holds its body.
-  MemoryBudget* budget = nullptr;
+  // Bodies kept in memory are charged here; the sink and every request that holds its body share it (a request
+  // may outlive the server).
+  std::shared_ptr<MemoryBudget> budget;
   // Non-empty: the body goes to a new file `.ferry-body-<16 hex>` (mode 0600) in this directory instead.
   std::string spool_dir;
 };

@@ -376,7 +376,7 @@ bool Connection::OnHeader() {
     so.max_bytes = policy.max_bytes;
     so.coding = *coding;
     if (length) so.content_length = *length;
-    so.budget = &core_->budget;
+    so.budget = core_->budget;
     so.spool_dir = policy.spool_dir;
     Result<std::unique_ptr<BodySink>> sink = BodySink::Create(so);
     if (!sink.ok()) {

@@ -61,11 +61,13 @@ class Connection;
 // What every connection and Responder shares. Outlives the I/O threads (Responders may hold it longer).
 struct ServerCore {
   ServerCore(HttpServerOptions o, Handler h)
-      : options(std::move(o)), handler(std::move(h)), budget(options.max_body_memory_bytes) {}
+      : options(std::move(o)),
+        handler(std::move(h)),
+        budget(std::make_shared<MemoryBudget>(options.max_body_memory_bytes)) {}
 
   const HttpServerOptions options;
   const Handler handler;
-  MemoryBudget budget;
+  const std::shared_ptr<MemoryBudget> budget;  // shared with the requests' body leases, which may outlive us
   std::atomic<int> connections{0};
   std::atomic<bool> stopping{false};
   // Held shared by a Responder while it posts to a loop, exclusively by Stop when the loops go away: no post

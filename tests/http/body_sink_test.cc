@@ -27,11 +27,12 @@ TEST(MemoryBudget, AcquiresOnlyWhatFits) {
 }
 
 TEST(BodySink, DeclaredLengthIsChargedUpFrontAndReturnedWithTheRequest) {
-  MemoryBudget budget(1000);
+  auto shared = std::make_shared<MemoryBudget>(1000);
+  MemoryBudget& budget = *shared;
   BodySinkOptions o;
   o.max_bytes = 1000;
   o.content_length = 600;
-  o.budget = &budget;
+  o.budget = shared;
   auto sink = BodySink::Create(o);
   ASSERT_TRUE(sink.ok());
   EXPECT_EQ(budget.used(), 600u);
@@ -52,10 +53,11 @@ TEST(BodySink, DeclaredLengthIsChargedUpFrontAndReturnedWithTheRequest) {
 }
 
 TEST(BodySink, UndeclaredBodiesGrowWithinTheBudgetAndTheLimit) {
-  MemoryBudget budget(200 * 1024);
+  auto shared = std::make_shared<MemoryBudget>(200 * 1024);
+  MemoryBudget& budget = *shared;
   BodySinkOptions o;
   o.max_bytes = 150 * 1024;
-  o.budget = &budget;
+  o.budget = shared;
   auto sink = BodySink::Create(o);
   ASSERT_TRUE(sink.ok());
   EXPECT_EQ(budget.used(), 0u);
@@ -69,11 +71,12 @@ TEST(BodySink, UndeclaredBodiesGrowWithinTheBudgetAndTheLimit) {
 }
 
 TEST(BodySink, DecodedSizeCountsAgainstTheLimit) {
-  MemoryBudget budget(1 << 30);
+  auto shared = std::make_shared<MemoryBudget>(1 << 30);
+  MemoryBudget& budget = *shared;
   BodySinkOptions o;
   o.max_bytes = 1 << 20;
   o.coding = ContentCoding::kGzip;
-  o.budget = &budget;
+  o.budget = shared;
   const std::string bomb = testing::ZlibCompress(std::string(32 << 20, '\0'), 31);
   o.content_length = bomb.size();
   auto sink = BodySink::Create(o);

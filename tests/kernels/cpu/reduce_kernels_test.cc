@@ -295,6 +295,11 @@ TEST(ResizeTest, HugeSizesBesideAnEmptyAxisAreRefusedNotAllocated) {
                           Attrs({{"mode", std::string("nearest")}}), 1, true);
   ASSERT_FALSE(r.status.ok());
   EXPECT_NE(r.status.message().find("sizes[1]"), std::string::npos) << r.status.ToString();
+  // A 4-element input resized to [1, 1, 1, 2^30] would build 17 GiB of interpolation tables at load: refused.
+  r = RunKernel("Resize", 13, {F32({1, 1, 1, 1}, {1}), Tensor(), Tensor(), I64({1, 1, 1, int64_t{1} << 30})},
+                Attrs({{"mode", std::string("nearest")}}), 1, true);
+  ASSERT_FALSE(r.status.ok());
+  EXPECT_NE(r.status.message().find("interpolation tables"), std::string::npos) << r.status.ToString();
   // An empty output of reasonable axes is fine and builds nothing.
   r = RunKernel("Resize", 13, {F32({0, 4}, {}), Tensor(), Tensor(), I64({0, 1 << 20})},
                 Attrs({{"mode", std::string("linear")}}), 1, true);
