@@ -73,11 +73,15 @@ def write_config(workdir, text):
 
 
 @unittest.skipUnless(shutil.which("openssl"), "needs the openssl command")
-class HttpsWithTokensTest(DaemonCase):
+class AffineHttpsCase(DaemonCase):
+    """A daemon serving the affine model; subclasses make its certificates and config in make_daemon."""
+
     @classmethod
     def populate(cls, repo):
         place_version(repo, "affine", 1, "affine")
 
+
+class HttpsWithTokensTest(AffineHttpsCase):
     @classmethod
     def make_daemon(cls):
         cls.pki = TestPki(os.path.join(cls.work, "pki"))
@@ -171,12 +175,7 @@ class HttpsWithTokensTest(DaemonCase):
                     f.write(data)
 
 
-@unittest.skipUnless(shutil.which("openssl"), "needs the openssl command")
-class ClientCertificateTest(DaemonCase):
-    @classmethod
-    def populate(cls, repo):
-        place_version(repo, "affine", 1, "affine")
-
+class ClientCertificateTest(AffineHttpsCase):
     @classmethod
     def make_daemon(cls):
         cls.pki = TestPki(os.path.join(cls.work, "pki"))

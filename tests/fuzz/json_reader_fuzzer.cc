@@ -16,69 +16,10 @@
 #include "fuzz_util.h"
 #include "protocol/json_reader.h"
 #include "protocol/json_values.h"
+#include "tests/protocol/json_dom.h"
 
 namespace ferry::protocol {
 namespace {
-
-// The reader's view of a value as a DOM (the last of a repeated member name wins, as in nlohmann's parser).
-Status ToDom(JsonReader* r, nlohmann::json* out) {
-  switch (r->Peek()) {
-    case JsonKind::kObject: {
-      *out = nlohmann::json::object();
-      FERRY_RETURN_IF_ERROR(r->EnterObject());
-      std::string key;
-      for (size_t i = 0;; ++i) {
-        bool more;
-        FERRY_RETURN_IF_ERROR(r->NextMember(i, &more, &key));
-        if (!more) return Status::Ok();
-        nlohmann::json v;
-        FERRY_RETURN_IF_ERROR(ToDom(r, &v));
-        (*out)[key] = std::move(v);
-      }
-    }
-    case JsonKind::kArray: {
-      *out = nlohmann::json::array();
-      FERRY_RETURN_IF_ERROR(r->EnterArray());
-      for (size_t i = 0;; ++i) {
-        bool more;
-        FERRY_RETURN_IF_ERROR(r->NextElement(i, &more));
-        if (!more) return Status::Ok();
-        nlohmann::json v;
-        FERRY_RETURN_IF_ERROR(ToDom(r, &v));
-        out->push_back(std::move(v));
-      }
-    }
-    case JsonKind::kString: {
-      std::string s;
-      FERRY_RETURN_IF_ERROR(r->ReadString(&s));
-      *out = std::move(s);
-      return Status::Ok();
-    }
-    case JsonKind::kBool: {
-      bool b;
-      FERRY_RETURN_IF_ERROR(r->ReadBool(&b));
-      *out = b;
-      return Status::Ok();
-    }
-    case JsonKind::kNull:
-      *out = nullptr;
-      return r->ReadNull();
-    default: {
-      JsonNumber n;
-      FERRY_RETURN_IF_ERROR(r->ReadNumber(&n));
-      int64_t i;
-      uint64_t u;
-      if (n.ToInt64(&i)) {
-        *out = i;
-      } else if (n.ToUInt64(&u)) {
-        *out = u;
-      } else {
-        *out = n.ToDouble();
-      }
-      return Status::Ok();
-    }
-  }
-}
 
 // The typed fills on the same text: each must come back (OK or not) without writing past its buffer.
 void FuzzTypedFills(std::string_view text) {
@@ -121,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   JsonReader walker(doc);
   nlohmann::json dom;
-  Status walked = ToDom(&walker, &dom);
+  Status walked = testing::JsonReaderToDom(&walker, &dom);
   if (walked.ok()) walked = walker.Finish();
   FUZZ_CHECK(walked.ok() == valid.ok(), "Validate: " + valid.ToString() + "\nwalk: " + walked.ToString());
 

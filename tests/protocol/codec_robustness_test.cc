@@ -11,6 +11,7 @@
 #include "protocol/kserve_codec.h"
 #include "protocol/tfserving_codec.h"
 #include "test_util.h"
+#include "tests/protocol/json_dom.h"
 
 namespace ferry::protocol {
 namespace {
@@ -145,66 +146,6 @@ TEST(CodecRobustness, RandomMutations) {
   }
 }
 
-// The reader's view of a document as a DOM, for comparing with nlohmann's.
-Status ToDom(JsonReader* r, nlohmann::json* out) {
-  switch (r->Peek()) {
-    case JsonKind::kObject: {
-      *out = nlohmann::json::object();
-      FERRY_RETURN_IF_ERROR(r->EnterObject());
-      std::string key;
-      for (size_t i = 0;; ++i) {
-        bool more;
-        FERRY_RETURN_IF_ERROR(r->NextMember(i, &more, &key));
-        if (!more) return Status::Ok();
-        nlohmann::json v;
-        FERRY_RETURN_IF_ERROR(ToDom(r, &v));
-        (*out)[key] = std::move(v);  // the last of a repeated name wins, as in nlohmann's parser
-      }
-    }
-    case JsonKind::kArray: {
-      *out = nlohmann::json::array();
-      FERRY_RETURN_IF_ERROR(r->EnterArray());
-      for (size_t i = 0;; ++i) {
-        bool more;
-        FERRY_RETURN_IF_ERROR(r->NextElement(i, &more));
-        if (!more) return Status::Ok();
-        nlohmann::json v;
-        FERRY_RETURN_IF_ERROR(ToDom(r, &v));
-        out->push_back(std::move(v));
-      }
-    }
-    case JsonKind::kString: {
-      std::string s;
-      FERRY_RETURN_IF_ERROR(r->ReadString(&s));
-      *out = std::move(s);
-      return Status::Ok();
-    }
-    case JsonKind::kBool: {
-      bool b;
-      FERRY_RETURN_IF_ERROR(r->ReadBool(&b));
-      *out = b;
-      return Status::Ok();
-    }
-    case JsonKind::kNull:
-      *out = nullptr;
-      return r->ReadNull();
-    default: {
-      JsonNumber n;
-      FERRY_RETURN_IF_ERROR(r->ReadNumber(&n));
-      int64_t i;
-      uint64_t u;
-      if (n.ToInt64(&i)) {
-        *out = i;
-      } else if (n.ToUInt64(&u)) {
-        *out = u;
-      } else {
-        *out = n.ToDouble();
-      }
-      return Status::Ok();
-    }
-  }
-}
-
 TEST(CodecRobustness, ReaderAgreesWithNlohmann) {
   std::mt19937 rng(99);
   const std::string docs[] = {
@@ -226,7 +167,7 @@ TEST(CodecRobustness, ReaderAgreesWithNlohmann) {
     ++valid;
     JsonReader r(doc);
     nlohmann::json dom;
-    ASSERT_TRUE(ToDom(&r, &dom).ok()) << doc;
+    ASSERT_TRUE(testing::JsonReaderToDom(&r, &dom).ok()) << doc;
     ASSERT_EQ(dom, nlohmann::json::parse(doc)) << doc;
   }
   EXPECT_GT(compared, 10000);
