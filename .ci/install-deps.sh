@@ -11,6 +11,8 @@ pkgs=(
   libboost-dev libarchive-dev zlib1g-dev libssl-dev openssl
   libgtest-dev libgmock-dev googletest libbenchmark-dev wrk
   python3 python3-numpy python3-onnx python3-sklearn
+  # The checks of .ci/run beyond the tests: sanitizer builds, libFuzzer, llvm-symbolizer for their reports.
+  clang libclang-rt-14-dev libomp-14-dev llvm
 )
 # Node.js runs the onnxruntime-node oracle; a machine may already have it from another source.
 if ! command -v npm >/dev/null 2>&1; then pkgs+=(nodejs npm); fi
