@@ -30,13 +30,11 @@ Result<std::shared_ptr<ssl::context>> MakeServerTlsContext(const TlsOptions& opt
   }
   auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
   boost::system::error_code ec;
-  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                           ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::no_compression |
-                           ssl::context::single_dh_use,
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_compression | ssl::context::single_dh_use,
                        ec);
   if (ec) return Internal("cannot configure TLS: {}", ec.message());
   SSL_CTX* native = context->native_handle();
-  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);  // the one place the oldest protocol is set
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (context->use_certificate_chain_file(options.cert_file, ec); ec) {
     return FileError("certificate", options.cert_file, ec);
