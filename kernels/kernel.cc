@@ -43,6 +43,12 @@ const Tensor* Attributes::TensorAttr(const std::string& name) const {
   return std::get_if<Tensor>(&it->second);
 }
 
+bool KernelPlacement::is_host_input(size_t i) const {
+  for (int k : host_inputs)
+    if (k == static_cast<int>(i)) return true;
+  return false;
+}
+
 const KernelEntry* KernelTable::Find(const std::string& op_type, int opset) const {
   auto it = entries_.find(op_type);
   if (it == entries_.end()) return nullptr;

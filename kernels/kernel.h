@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -78,6 +79,18 @@ struct KernelDef {
   Activation activation;
 };
 
+// What a kernel derives from a constant input in Prepare (packed weights, a transposed filter), shared by every
+// plan of the model on the same device instead of one copy per plan. The graph layer binds it for Prepare; the
+// key is the graph value feeding the input plus the kernel's own description of what it derives, never a pointer.
+class DerivedConstants {
+ public:
+  virtual ~DerivedConstants() = default;
+  // The object derived from known input `input` as `layout` says ("conv-packed g=1 m=64 k=576 t=0"): made by
+  // `make` the first time (nullptr from make is returned and not kept), then shared. Thread-safe.
+  virtual std::shared_ptr<const void> GetOrMake(size_t input, const std::string& layout,
+                                                const std::function<std::shared_ptr<const void>()>& make) = 0;
+};
+
 class KernelContext {
  public:
   size_t num_inputs() const { return inputs_.size(); }
@@ -102,7 +115,11 @@ class KernelContext {
   }
   void* scratch() const { return scratch_; }
   int num_threads() const { return num_threads_; }
-  // The backend's stream or queue (nullptr on the CPU).
+  // Prepare: where to share what the kernel derives from constant inputs; nullptr when nothing is shared (the
+  // kernel then keeps its own copy).
+  DerivedConstants* derived() const { return derived_; }
+  // Compute: the native stream or queue of the device the step runs on (Stream::native(); nullptr on the CPU).
+  // Work a kernel queues on it is ordered after the step's input copies and before its consumers.
   void* stream() const { return stream_; }
 
   // Used by the graph layer to set the context up.
@@ -113,6 +130,7 @@ class KernelContext {
   void* scratch_ = nullptr;
   int num_threads_ = 1;
   void* stream_ = nullptr;
+  DerivedConstants* derived_ = nullptr;
 };
 
 class Kernel {
@@ -122,13 +140,32 @@ class Kernel {
   virtual Status Compute(KernelContext& ctx) = 0;
 };
 
-using KernelFactory = Result<std::unique_ptr<Kernel>> (*)(const KernelDef& def);
+// A function, so that a backend may wrap another's kernels (tests wrap the CPU's for a simulated device).
+using KernelFactory = std::function<Result<std::unique_ptr<Kernel>>(const KernelDef& def)>;
+
+// What the graph layer must know of an op to place it and plan its memory, whatever device runs it. These are
+// properties of the op's ONNX semantics, so every backend's entry for an op declares the same (a backend's
+// table starts from CpuKernelTable()'s placement or repeats it).
+struct KernelPlacement {
+  // Inputs whose values decide output shapes: Prepare reads them, so they are host-resident and, where the plan
+  // can know them (initializers, folded shape computations, value-keyed graph inputs), known when it is made.
+  // Graph inputs that reach one of them through anything but a shape_only node become value-keyed.
+  std::vector<int> host_inputs;
+  // Output 0 holds exactly input 0's bytes (Reshape, Squeeze, Identity, ...): the plan may let it share
+  // input 0's buffer, when both live on the same device, and the kernel's copy is then a no-op.
+  bool output_aliases_input = false;
+  // Outputs depend only on input shapes (Shape, Size): computed while planning, never at run time.
+  bool shape_only = false;
+
+  bool is_host_input(size_t i) const;
+};
 
 struct KernelEntry {
-  KernelFactory create = nullptr;
+  KernelFactory create;
   int min_opset = 1;  // the entry serves opsets [min_opset, max_opset] of its op
   int max_opset = 1 << 30;
   bool fuses_activation = false;  // accepts def.activation
+  KernelPlacement placement;
 };
 
 // op_type -> entries (default domain only). Built explicitly by each backend; never self-registering.
@@ -138,6 +175,8 @@ class KernelTable {
   // nullptr when the op or opset is not served.
   const KernelEntry* Find(const std::string& op_type, int opset) const;
   bool HasOp(const std::string& op_type) const { return entries_.count(op_type) != 0; }
+  // Every op with its entries, for backends that wrap another's table.
+  const std::unordered_map<std::string, std::vector<KernelEntry>>& entries() const { return entries_; }
 
  private:
   std::unordered_map<std::string, std::vector<KernelEntry>> entries_;

@@ -5,8 +5,13 @@
 // a run-time error or a crash is a FAILURE. Each case runs in a forked child, so a crash fails that case
 // instead of ending the run. Prints one line per case and closes with "N passed, M failed, K skipped".
 //
+// With --device sim (tests/fakes/sim_device.h) every node the simulated device runs is placed there, with the
+// CPU as fallback: all ops (`sim`), or about half of them (`sim-split`, by op name), which splits models between the
+// two and inserts copies. The summary then counts the steps that ran on the device, and the run fails when none
+// did (or, split, when no copy was made): a device that silently ran nothing would prove nothing.
+//
 // usage: ferry_conformance [--data DIR] [--filter SUBSTR] [--must-pass FILE] [--write-passing FILE]
-//                          [--threads T] [--no-fork] [--quiet]
+//                          [--threads T] [--device sim|sim-split] [--no-fork] [--quiet]
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +30,7 @@
 #include "graph/model.h"
 #include "graph/onnx_loader.h"
 #include "graph/session.h"
+#include "tests/fakes/sim_device.h"
 
 namespace fs = std::filesystem;
 using namespace ferry;
@@ -32,6 +38,9 @@ using namespace ferry;
 namespace {
 
 enum class Verdict { kPass, kFail, kSkip };
+
+// The preferred device (--device); nullptr: the CPU only.
+const Device* g_device = nullptr;
 
 struct Outcome {
   Verdict verdict;
@@ -120,10 +129,13 @@ bool Compare(const Tensor& got, const Tensor& want, std::string* why) {
 }
 
 Outcome RunCase(const fs::path& dir, int threads) {
-  auto model = Model::Load((dir / "model.onnx").string());
+  ModelOptions model_options;
+  if (g_device) model_options.devices = {g_device};
+  auto model = Model::Load((dir / "model.onnx").string(), model_options);
   if (!model.ok()) return {Verdict::kSkip, model.status().message()};
   const auto& sig = (*model)->inputs();
-  Session session(*model, SessionOptions{threads});
+  Session session(*model, SessionOptions{threads, false, model_options.devices});
+  int64_t device_steps = 0, kernel_steps = 0, copies = 0;
   std::vector<fs::path> sets;
   for (const auto& e : fs::directory_iterator(dir))
     if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) sets.push_back(e.path());
@@ -177,6 +189,14 @@ Outcome RunCase(const fs::path& dir, int threads) {
       return {Verdict::kSkip, "test data does not match the model's declared inputs: " + sig_ok.message()};
     auto got = session.Run(inputs);
     if (!got.ok()) return {Verdict::kFail, set.filename().string() + ": " + got.status().message()};
+    if (auto plan = session.PlanFor(views); plan.ok()) {
+      for (const PlanStep& step : (*plan)->steps) {
+        if (step.kind != PlanStep::Kind::kKernel) continue;
+        ++kernel_steps;
+        if (step.location != kHostLocation) ++device_steps;
+      }
+      copies += (*plan)->copies;
+    }
     if (got->size() != wants.size()) {
       return {Verdict::kFail, "got " + std::to_string(got->size()) + " outputs, want " + std::to_string(wants.size())};
     }
@@ -187,7 +207,7 @@ Outcome RunCase(const fs::path& dir, int threads) {
       }
     }
   }
-  return {Verdict::kPass, ""};
+  return {Verdict::kPass, fmt::format("{} {} {}", device_steps, kernel_steps, copies)};
 }
 
 // Runs a case in a child process; a crash or a hang becomes a failure.
@@ -235,6 +255,7 @@ int main(int argc, char** argv) {
   std::string data = "/usr/share/libonnx-testdata/data", filter, must_pass, write_passing;
   int threads = 1;
   bool fork_cases = true, quiet = false;
+  std::string device;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -254,6 +275,8 @@ int main(int argc, char** argv) {
       write_passing = next();
     else if (a == "--threads")
       threads = std::atoi(next().c_str());
+    else if (a == "--device")
+      device = next();
     else if (a == "--no-fork")
       fork_cases = false;
     else if (a == "--quiet")
@@ -262,6 +285,21 @@ int main(int argc, char** argv) {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
     }
+  }
+  if (device == "sim") {
+    g_device = testing::RegisterSimDevice(testing::SimDeviceOptions{});
+  } else if (device == "sim-split") {
+    testing::SimDeviceOptions o;
+    o.runs_op = [](const std::string& op) {
+      unsigned sum = 0;
+      for (char c : op) sum += static_cast<unsigned char>(c);
+      return sum % 2 == 0;
+    };
+    o.delay_us = 20;  // a host read that does not wait for the stream then reads poison
+    g_device = testing::RegisterSimDevice(o);
+  } else if (!device.empty()) {
+    std::cerr << "unknown device " << device << " (sim, sim-split)\n";
+    return 2;
   }
   std::vector<std::string> cases;
   for (const char* suite : {"node", "pytorch-converted", "pytorch-operator", "simple"}) {
@@ -279,6 +317,7 @@ int main(int argc, char** argv) {
   std::sort(cases.begin(), cases.end());
   int passed = 0, failed = 0, skipped = 0;
   std::set<std::string> passing;
+  int64_t device_steps = 0, kernel_steps = 0, copies = 0;
   std::map<std::string, int> skip_reasons;
   std::vector<std::string> failures;
   for (const std::string& c : cases) {
@@ -288,6 +327,11 @@ int main(int argc, char** argv) {
       case Verdict::kPass:
         ++passed;
         passing.insert(c);
+        if (long long d = 0, k = 0, n = 0; std::sscanf(o.reason.c_str(), "%lld %lld %lld", &d, &k, &n) == 3) {
+          device_steps += d;
+          kernel_steps += k;
+          copies += n;
+        }
         if (!quiet) std::printf("PASS %s\n", c.c_str());
         break;
       case Verdict::kFail:
@@ -333,5 +377,14 @@ int main(int argc, char** argv) {
     for (const auto& f : failures) std::printf("  %s\n", f.c_str());
   }
   std::printf("\n%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  if (g_device) {
+    std::printf("%s ran %lld of %lld kernel steps of the passing cases; %lld copies between devices\n",
+                std::string(g_device->id()).c_str(), static_cast<long long>(device_steps),
+                static_cast<long long>(kernel_steps), static_cast<long long>(copies));
+    if (device_steps == 0 || (device == "sim-split" && copies == 0)) {
+      std::printf("FAILED: the device did not take part\n");
+      status = 1;
+    }
+  }
   return status;
 }

@@ -86,7 +86,7 @@ void AddElementwiseKernels(KernelTable& table) {
   table.Add("Softsign", {CreateSoftsign, 1, kAny, false});
   table.Add("ThresholdedRelu", {CreateThresholdedRelu, 10, kAny, false});
   table.Add("Shrink", {CreateShrink, 9, kAny, false});
-  table.Add("Clip", {CreateClip, 6, kAny, false});
+  table.Add("Clip", {CreateClip, 6, kAny, false, {.host_inputs = {1, 2}}});
 
   table.Add("Where", {CreateWhere, 9, kAny, false});
   table.Add("Cast", {CreateCast, 6, kAny, false});

@@ -26,20 +26,20 @@ void AddReduceKernels(KernelTable& table) {
   constexpr int kLastChecked = 17;
   table.Add("ArgMax", {CreateArgMax, 1, kLastChecked, false});
   table.Add("ArgMin", {CreateArgMin, 1, kLastChecked, false});
-  table.Add("CumSum", {CreateCumSum, 11, kLastChecked, false});
-  table.Add("ReduceL1", {CreateReduceL1, 1, kLastChecked, false});
-  table.Add("ReduceL2", {CreateReduceL2, 1, kLastChecked, false});
-  table.Add("ReduceLogSum", {CreateReduceLogSum, 1, kLastChecked, false});
-  table.Add("ReduceLogSumExp", {CreateReduceLogSumExp, 1, kLastChecked, false});
-  table.Add("ReduceMax", {CreateReduceMax, 1, kLastChecked, false});
-  table.Add("ReduceMean", {CreateReduceMean, 1, kLastChecked, false});
-  table.Add("ReduceMin", {CreateReduceMin, 1, kLastChecked, false});
-  table.Add("ReduceProd", {CreateReduceProd, 1, kLastChecked, false});
-  table.Add("ReduceSum", {CreateReduceSum, 1, kLastChecked, false});
-  table.Add("ReduceSumSquare", {CreateReduceSumSquare, 1, kLastChecked, false});
-  table.Add("Resize", {CreateResize, 10, kLastChecked, false});
-  table.Add("TopK", {CreateTopK, 1, kLastChecked, false});
-  table.Add("Upsample", {CreateUpsample, 7, 9, false});
+  table.Add("CumSum", {CreateCumSum, 11, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("ReduceL1", {CreateReduceL1, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("ReduceL2", {CreateReduceL2, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("ReduceLogSum", {CreateReduceLogSum, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("ReduceLogSumExp", {CreateReduceLogSumExp, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("ReduceMax", {CreateReduceMax, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("ReduceMean", {CreateReduceMean, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("ReduceMin", {CreateReduceMin, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("ReduceProd", {CreateReduceProd, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("ReduceSum", {CreateReduceSum, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("ReduceSumSquare", {CreateReduceSumSquare, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("Resize", {CreateResize, 10, kLastChecked, false, {.host_inputs = {1, 2, 3}}});
+  table.Add("TopK", {CreateTopK, 1, kLastChecked, false, {.host_inputs = {1}}});
+  table.Add("Upsample", {CreateUpsample, 7, 9, false, {.host_inputs = {1}}});
 }
 
 }  // namespace ferry::cpu

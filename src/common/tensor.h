@@ -1,9 +1,9 @@
 // Tensors: a typed, row-major, dense view of memory (TensorView) and an owning tensor (Tensor).
 //
-// A TensorView does not own its data: whoever made it (an arena, a Tensor, a request buffer) must outlive it.
-// A Tensor owns 64-byte-aligned host memory through a shared_ptr, so copies share data (copy-on-nothing:
-// callers that need a private copy call Clone()), or, made by Alias, shares someone else's buffer (read-only,
-// element-aligned). Neither type is synchronized.
+// A TensorView does not own its data: whoever made it (an arena, a Tensor, a request buffer) must outlive it; it
+// says which device's memory the data is in. A Tensor owns 64-byte-aligned host memory through a shared_ptr, so copies
+// share data (copy-on-nothing: callers that need a private copy call Clone()), or, made by Alias, shares someone else's
+// buffer (read-only, element-aligned). Neither type is synchronized.
 #pragma once
 
 #include <cstdint>
@@ -26,10 +26,16 @@ std::string ShapeToString(const Shape& shape);
 // Row-major strides in elements.
 std::vector<int64_t> RowMajorStrides(const Shape& shape);
 
+// Where a tensor's bytes live: the ordinal of a device in the device registry (backends/device_registry.h).
+// Host memory is kHostLocation, the CPU's ordinal; other memory may not be read or written by host code.
+using Location = int;
+inline constexpr Location kHostLocation = 0;
+
 struct TensorView {
   DataType dtype = DataType::kUndefined;
   Shape shape;
   void* data = nullptr;
+  Location location = kHostLocation;
 
   int64_t numel() const { return NumElements(shape); }
   size_t nbytes() const { return static_cast<size_t>(numel()) * DataTypeSize(dtype); }

@@ -1,8 +1,13 @@
-// Model: a loaded, validated, optimized ONNX graph bound to a backend, and the plans that run it.
+// Model: a loaded, validated, optimized ONNX graph, and the plans that run it on a list of devices.
 //
 // Loading refuses, with a message naming the node, op, opset, attribute or type at fault, anything that
 // cannot run. A Model is immutable after Load and shared by every worker (thread-safe); each worker runs it
 // through its own Session (session.h), which caches one Plan per input signature.
+//
+// Placement: a plan puts each node on the first device of its preference list whose kernel table runs it (the
+// CPU, able to run every node, is implied last), inserts copies where a value crosses devices, and plans one
+// arena per location (plan.h). Constants a device reads live in the model's WeightStore for that device, so every
+// instance on a device shares one copy. Constant folding always runs on the CPU.
 //
 // The first dimension of an input may be symbolic (dim_param or -1): that is the batch. Plans are made per
 // concrete input shapes; "value-keyed" inputs (small integer inputs whose values decide shapes, e.g. a
@@ -15,11 +20,13 @@
 #include <string>
 #include <vector>
 
-#include "backends/backend.h"
+#include "backends/device.h"
 #include "common/status.h"
 #include "graph/graph.h"
 #include "graph/onnx_loader.h"
 #include "graph/optimizer.h"
+#include "graph/plan.h"
+#include "graph/weight_store.h"
 
 namespace ferry {
 
@@ -30,44 +37,20 @@ struct TensorSignature {
   std::vector<Dim> shape;  // value -1: symbolic
 };
 
-// One runtime step of a plan: a kernel with its contexts' shapes fixed.
-struct PlanStep {
-  int node = -1;  // index in Model::graph().nodes
-  std::unique_ptr<Kernel> kernel;
-  KernelContext ctx;         // shapes and types set; data pointers bound per run
-  std::vector<int> inputs;   // value ids (-1 absent)
-  std::vector<int> outputs;  // value ids
-};
-
-// Where a value lives during a run.
-struct ValueSlot {
-  enum class Kind { kUnused, kInput, kConstant, kArena, kOutput };
-  Kind kind = Kind::kUnused;
-  int index = -1;     // kInput: graph input index; kOutput: graph output index
-  Tensor constant;    // kConstant
-  size_t offset = 0;  // kArena
-  DataType dtype = DataType::kUndefined;
-  Shape shape;
-};
-
-// An execution plan for one input signature. Owned by one Session; not thread-safe (its kernels keep state).
-struct Plan {
-  std::string key;
-  std::vector<PlanStep> steps;
-  std::vector<ValueSlot> slots;   // by value id
-  size_t arena_bytes = 0;         // peak intermediate memory with reuse
-  size_t intermediate_bytes = 0;  // sum of all intermediates without reuse
-  size_t scratch_bytes = 0;       // largest kernel scratch
-  size_t output_bytes = 0;
-  int folded_nodes = 0;  // nodes computed while planning
-};
-
 struct ModelOptions {
-  const Backend* backend = nullptr;  // nullptr: the CPU backend
-  bool optimize = true;              // constant folding and fusions
+  // Where the model's nodes should run, in preference order; the CPU is implied last (empty: the CPU only). It
+  // decides fusions (a device whose kernel does not fuse an activation keeps it separate) and the trial plan;
+  // each plan may name its own list (PlanOptions).
+  std::vector<const Device*> devices;
+  bool optimize = true;  // constant folding and fusions
   // The constant folding budget (optimizer.h). It also bounds what BuildPlan computes while planning: a node
   // that would exceed it runs as a step, so its memory is planned (and counted) like any intermediate's.
   OptimizerOptions optimizer;
+};
+
+struct PlanOptions {
+  int num_threads = 1;                 // compute threads of the worker (kernels size per-thread scratch by it)
+  std::vector<const Device*> devices;  // preference order, the CPU implied last; empty: ModelOptions::devices
 };
 
 class Model {
@@ -85,7 +68,8 @@ class Model {
   size_t weight_bytes() const { return weight_bytes_; }
   const OptimizerStats& optimizer_stats() const { return stats_; }
   const Graph& graph() const { return graph_; }
-  const Backend& backend() const { return *backend_; }
+  // ModelOptions::devices, the CPU last.
+  const std::vector<const Device*>& devices() const { return devices_; }
   // Inputs whose values are part of the plan key.
   const std::vector<bool>& value_keyed_inputs() const { return value_keyed_; }
 
@@ -93,9 +77,15 @@ class Model {
   Status CheckInputs(const std::vector<TensorView>& inputs) const;
   // The plan key of these inputs.
   std::string PlanKey(const std::vector<TensorView>& inputs) const;
-  // Builds a plan for a worker with `num_threads` compute threads (kernels size per-thread scratch from it).
-  // REQUIRES: CheckInputs(inputs).ok(); data is read only for value-keyed inputs.
-  Result<std::unique_ptr<Plan>> BuildPlan(const std::vector<TensorView>& inputs, int num_threads = 1) const;
+  // Builds a plan (plan_builder.cc). REQUIRES: CheckInputs(inputs).ok(); data is read only for value-keyed
+  // inputs, which are host memory.
+  Result<std::unique_ptr<Plan>> BuildPlan(const std::vector<TensorView>& inputs, const PlanOptions& options) const;
+  Result<std::unique_ptr<Plan>> BuildPlan(const std::vector<TensorView>& inputs, int num_threads = 1) const {
+    return BuildPlan(inputs, PlanOptions{num_threads, {}});
+  }
+  // The model's weights on `device`, shared by its plans there (created empty on first use; uploads happen as
+  // plans need them). Thread-safe.
+  std::shared_ptr<WeightStore> WeightsOn(const Device& device) const EXCLUDES(weights_mu_);
   // Input shapes for a batch size: symbolic first dims become `batch`, other symbolic dims 1.
   std::vector<Shape> ShapesForBatch(int64_t batch) const;
 
@@ -105,7 +95,7 @@ class Model {
 
   Graph graph_;
   OnnxModelInfo info_;
-  const Backend* backend_ = nullptr;
+  std::vector<const Device*> devices_;
   std::vector<TensorSignature> inputs_, outputs_;
   std::set<std::string> ops_;
   size_t weight_bytes_ = 0;
@@ -115,6 +105,8 @@ class Model {
   // Folding while planning, per plan: the large and small pools of a FoldBudget.
   size_t plan_fold_bytes_ = OptimizerOptions{}.max_folded_bytes;
   size_t max_folded_bytes_ = OptimizerOptions{}.max_folded_bytes;
+  mutable Mutex weights_mu_;
+  mutable std::map<Location, std::shared_ptr<WeightStore>> weights_ GUARDED_BY(weights_mu_);
 };
 
 }  // namespace ferry

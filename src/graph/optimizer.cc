@@ -7,6 +7,8 @@
 #include <limits>
 #include <set>
 
+#include "backends/device_registry.h"
+
 namespace ferry {
 namespace {
 
@@ -46,7 +48,15 @@ bool IsFloatInit(const Tensor* t) { return t && t->dtype() == DataType::kFloat; 
 
 std::string MiB(size_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
 
-Status FoldConstants(Graph& g, const Backend& backend, const OptimizerOptions& options, OptimizerStats* stats) {
+// The entry of the device that would run `op` (unfused): the first in `devices` whose table has it, else the CPU's.
+const KernelEntry* PlacedEntry(const std::vector<const Device*>& devices, const std::string& op, int opset) {
+  for (const Device* d : devices)
+    if (const KernelEntry* e = d->kernels().Find(op, opset)) return e;
+  return CpuDevice().kernels().Find(op, opset);
+}
+
+Status FoldConstants(Graph& g, const OptimizerOptions& options, OptimizerStats* stats) {
+  const Device& cpu = CpuDevice();
   std::vector<Node> kept;
   FoldBudget budget(options.max_folded_bytes);
   for (Node& n : g.nodes) {
@@ -61,7 +71,7 @@ Status FoldConstants(Graph& g, const Backend& backend, const OptimizerOptions& o
       continue;
     }
     KernelDef def = MakeKernelDef(g, n);
-    auto kernel = backend.CreateKernel(def);
+    auto kernel = cpu.CreateKernel(def);
     bool folded = false;
     if (kernel.ok()) {
       KernelContext ctx;
@@ -172,8 +182,8 @@ void FuseConvBatchNorm(Graph& g, OptimizerStats* stats) {
 }
 
 // Producer -> Add(constant bias): Conv (per-channel [M,1,..]) and MatMul (per-column [N]).
-void FuseBiasAdd(Graph& g, const Backend& backend, OptimizerStats* stats) {
-  const KernelEntry* matmul = backend.kernels().Find("MatMul", g.opset);
+void FuseBiasAdd(Graph& g, const std::vector<const Device*>& devices, OptimizerStats* stats) {
+  const KernelEntry* matmul = PlacedEntry(devices, "MatMul", g.opset);
   Uses uses(g);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& p = g.nodes[i];
@@ -273,13 +283,13 @@ bool AsActivation(const Graph& g, const Node& n, Activation* a) {
   return true;
 }
 
-void FuseActivations(Graph& g, const Backend& backend, OptimizerStats* stats) {
+void FuseActivations(Graph& g, const std::vector<const Device*>& devices, OptimizerStats* stats) {
   Uses uses(g);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& p = g.nodes[i];
     if (!p.domain.empty() || p.outputs.size() != 1 || p.activation.kind != ActivationKind::kNone) continue;
     if (p.op_type != "Conv" && p.op_type != "Gemm" && p.op_type != "MatMul") continue;
-    const KernelEntry* e = backend.kernels().Find(p.op_type, g.opset);
+    const KernelEntry* e = PlacedEntry(devices, p.op_type, g.opset);
     if (!e || !e->fuses_activation) continue;
     int y = p.outputs[0];
     if (!uses.SingleInternal(y) || g.values[y].dtype != DataType::kFloat) continue;
@@ -358,13 +368,14 @@ size_t OutputBytes(const KernelContext& ctx) {
   return bytes;
 }
 
-Status OptimizeGraph(Graph& graph, const Backend& backend, OptimizerStats* stats, const OptimizerOptions& options) {
+Status OptimizeGraph(Graph& graph, const std::vector<const Device*>& devices, OptimizerStats* stats,
+                     const OptimizerOptions& options) {
   OptimizerStats local;
   if (!stats) stats = &local;
-  FERRY_RETURN_IF_ERROR(FoldConstants(graph, backend, options, stats));
+  FERRY_RETURN_IF_ERROR(FoldConstants(graph, options, stats));
   FuseConvBatchNorm(graph, stats);
-  FuseBiasAdd(graph, backend, stats);
-  FuseActivations(graph, backend, stats);
+  FuseBiasAdd(graph, devices, stats);
+  FuseActivations(graph, devices, stats);
   DropUnusedInitializers(graph);
   return Status::Ok();
 }

@@ -1,18 +1,21 @@
 // Load-time graph rewrites: constant folding and exact fusions.
 //
 // - Folding: a node whose inputs are all initializers (Constant nodes included) is computed once with the
-//   CPU kernels and replaced by initializers, within a total byte budget (OptimizerOptions): a node whose
-//   outputs do not fit in what is left of it stays in the graph and runs at inference, where its memory is
-//   planned (and counted against the load-time memory limit) like any other node's.
+//   CPU kernels (always: a device's kernels would need device memory) and replaced by initializers, within a total byte
+//   budget (OptimizerOptions): a node whose outputs do not fit in what is left of it stays in the graph and runs at
+//   inference, where its memory is planned (and counted against the load-time memory limit) like any other node's.
 // - Conv -> BatchNormalization (inference, constant parameters): folded into the Conv's weights and bias.
 // - Conv -> Add(constant per-channel) and MatMul -> Add(constant per-column): the add becomes the bias.
 // - Conv/Gemm/MatMul -> Relu/LeakyRelu/Sigmoid/Tanh/Clip/HardSigmoid: the activation becomes the producer's
-//   epilogue, when the backend's kernel fuses activations.
+//   epilogue, when the kernel that will run the producer fuses activations: that of the first device in the
+//   preference list whose table has the op.
 // A rewrite applies only where the intermediate value has exactly one consumer and is not a graph output, so
 // what the graph computes does not change beyond float rounding.
 #pragma once
 
-#include "backends/backend.h"
+#include <vector>
+
+#include "backends/device.h"
 #include "graph/graph.h"
 
 namespace ferry {
@@ -70,7 +73,9 @@ size_t OutputBytes(const KernelContext& ctx);
 // Builds the kernel definition of `node` in `graph` (types from the graph's value infos).
 KernelDef MakeKernelDef(const Graph& graph, const Node& node);
 
-Status OptimizeGraph(Graph& graph, const Backend& backend, OptimizerStats* stats, const OptimizerOptions& options = {});
+// `devices`: where the model's nodes will be placed, in preference order (the CPU, always able, is implied last).
+Status OptimizeGraph(Graph& graph, const std::vector<const Device*>& devices, OptimizerStats* stats,
+                     const OptimizerOptions& options = {});
 
 // Runs a prepared kernel once on host memory and returns its outputs. `ctx` must have been Prepared with all
 // input data set.

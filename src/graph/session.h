@@ -1,8 +1,13 @@
 // Session: runs a Model for one worker.
 //
 // A Session owns the worker's plans (one per input signature, built on first use and kept, up to
-// kMaxPlans), its intermediate-memory arena and its thread setting. It is not thread-safe: one worker thread
-// uses it at a time. The Model must outlive nothing here: the session holds a shared_ptr to it.
+// kMaxPlans), one intermediate-memory arena per location its plans use, one stream per device, and its thread
+// setting. It is not thread-safe: one worker thread uses it at a time. The Model must outlive nothing here: the
+// session holds a shared_ptr to it.
+//
+// A run issues its steps in order: host kernels run at once on the calling thread; device kernels and copies are
+// queued on their device's stream. Before Run returns (with outputs or an error) every stream has finished, so
+// nothing a device still reads or writes is reused or freed.
 #pragma once
 
 #include <map>
@@ -16,7 +21,9 @@ namespace ferry {
 
 struct SessionOptions {
   int num_threads = 1;   // compute threads for this worker (OpenMP + BLAS)
-  bool profile = false;  // time every step (see Session::profile())
+  bool profile = false;  // time every step (see Session::profile()); a device step's time is its queueing
+  // Where nodes run, in preference order, the CPU implied last; empty: the model's (ModelOptions::devices).
+  std::vector<const Device*> devices;
 };
 
 // Accumulated compute time per op type, when SessionOptions::profile is set.
@@ -49,18 +56,25 @@ class Session {
   // The plan these inputs would run with (built if needed).
   Result<const Plan*> PlanFor(const std::vector<TensorView>& inputs);
   const Model& model() const { return *model_; }
-  // Bytes of intermediate memory (arena + kernel scratch) allocated so far.
-  size_t arena_bytes() const { return arena_.bytes; }
+  // Bytes of intermediate memory (arena + kernel scratch) allocated so far, on every location / on one.
+  size_t arena_bytes() const;
+  size_t arena_bytes(Location location) const;
   const std::map<std::string, OpProfile>& profile() const { return profile_; }
 
  private:
   Result<Plan*> FindOrBuildPlan(const std::vector<TensorView>& inputs);
+  // Grows the arenas to what `plan` needs and makes the streams it uses.
+  Status Bind(const Plan& plan);
+  Status RunSteps(Plan& plan, const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs);
 
   std::shared_ptr<const Model> model_;
   SessionOptions options_;
   int active_threads_ = 1;
+  // Declared in this order so that streams (whose destruction waits for queued work) go first, then the
+  // arenas and plans that work may use.
   std::map<std::string, std::unique_ptr<Plan>> plans_;
-  DeviceBuffer arena_;
+  std::map<Location, Buffer> arenas_;
+  std::map<Location, std::unique_ptr<Stream>> streams_;
   std::map<std::string, OpProfile> profile_;
 };
 

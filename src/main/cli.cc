@@ -79,8 +79,9 @@ std::string PlanLine(const Model& model, int64_t batch) {
   for (size_t i = 0; i < shapes.size(); ++i) views.push_back(TensorView{model.inputs()[i].dtype, shapes[i], nullptr});
   auto plan = model.BuildPlan(views);
   if (!plan.ok()) return "n/a (" + plan.status().message() + ")";
-  return "peak " + Bytes((*plan)->arena_bytes) + ", sum of intermediates " + Bytes((*plan)->intermediate_bytes) +
-         ", outputs " + Bytes((*plan)->output_bytes) + ", kernel scratch " + Bytes((*plan)->scratch_bytes) + ", " +
+  const ArenaPlan& host = (*plan)->host();
+  return "peak " + Bytes(host.arena_bytes) + ", sum of intermediates " + Bytes(host.intermediate_bytes) + ", outputs " +
+         Bytes((*plan)->output_bytes) + ", kernel scratch " + Bytes(host.scratch_bytes) + ", " +
          std::to_string((*plan)->steps.size()) + " steps";
 }
 

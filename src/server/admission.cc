@@ -18,7 +18,8 @@ uint64_t PlannedConstantBytes(const Model& model, const Plan& plan) {
   const auto& initializers = model.graph().initializers;
   for (size_t v = 0; v < plan.slots.size(); ++v) {
     const ValueSlot& s = plan.slots[v];
-    if (s.kind == ValueSlot::Kind::kConstant && initializers.count(static_cast<int>(v)) == 0) {
+    if (s.kind == ValueSlot::Kind::kConstant && s.location == kHostLocation &&
+        initializers.count(static_cast<int>(v)) == 0) {
       bytes = SatAdd(bytes, s.constant.nbytes());
     }
   }
@@ -69,9 +70,9 @@ Result<Footprint> EstimateFootprint(const Model& model, const SchedulerSettings&
     f.per_instance_bytes = UINT64_MAX;
     return f;
   }
-  // Session::Reserve allocates arena + scratch + 64 bytes of alignment slack.
-  f.per_instance_bytes = SatAdd(SatAdd(SatAdd((*plan)->arena_bytes, (*plan)->scratch_bytes), 64),
-                                SatAdd((*plan)->output_bytes, PlannedConstantBytes(model, **plan)));
+  // Session::Reserve allocates the host arena: ArenaPlan::bytes(), arena + scratch + alignment slack.
+  f.per_instance_bytes =
+      SatAdd((*plan)->host().bytes(), SatAdd((*plan)->output_bytes, PlannedConstantBytes(model, **plan)));
   return f;
 }
 

@@ -79,13 +79,14 @@ void PlanAndRun(const std::shared_ptr<const Model>& model) {
   if (!model->CheckInputs(views).ok()) return;
   Result<std::unique_ptr<Plan>> plan = model->BuildPlan(views);
   if (!plan.ok()) return;
-  const size_t values = model->graph().values.size();
-  FUZZ_CHECK((*plan)->slots.size() == values, "plan slots do not match the graph's values");
+  // The graph's values, then any the plan adds (copies between devices, device constants).
+  const size_t values = (*plan)->slots.size();
+  FUZZ_CHECK(values >= model->graph().values.size(), "the plan has fewer slots than the graph has values");
   for (const PlanStep& step : (*plan)->steps) {
     for (int v : step.inputs) FUZZ_CHECK(v >= -1 && v < static_cast<int>(values), "step input out of range");
     for (int v : step.outputs) FUZZ_CHECK(v >= 0 && v < static_cast<int>(values), "step output out of range");
   }
-  const size_t run_bytes = (*plan)->arena_bytes + (*plan)->scratch_bytes + (*plan)->output_bytes;
+  const size_t run_bytes = (*plan)->host().bytes() + (*plan)->output_bytes;
   if (run_bytes > kMaxRunBytes) return;
   Session session(model, SessionOptions{1, false});
   Result<std::vector<Tensor>> outputs = session.Run(inputs);

@@ -128,8 +128,8 @@ TEST(ModelTest, PlanReportsPeakBesideSum) {
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
   // Reshape's output is an intermediate (48 bytes -> one 64-byte slot); the Identity's is the graph output.
   EXPECT_EQ((*plan)->steps.size(), 2u);
-  EXPECT_EQ((*plan)->arena_bytes, 64u);
-  EXPECT_EQ((*plan)->intermediate_bytes, 64u);
+  EXPECT_EQ((*plan)->host().arena_bytes, 64u);
+  EXPECT_EQ((*plan)->host().intermediate_bytes, 64u);
   EXPECT_EQ((*plan)->output_bytes, 48u);
 }
 
@@ -149,8 +149,8 @@ TEST(ModelTest, ViewOpsShareTheirInputsBuffer) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   auto plan = (*model)->BuildPlan({TensorView{DataType::kFloat, {2, 6}, nullptr}});
   ASSERT_TRUE(plan.ok());
-  EXPECT_EQ((*plan)->intermediate_bytes, 64u);  // one buffer, not two
-  EXPECT_EQ((*plan)->arena_bytes, 64u);
+  EXPECT_EQ((*plan)->host().intermediate_bytes, 64u);  // one buffer, not two
+  EXPECT_EQ((*plan)->host().arena_bytes, 64u);
   Session session(*model, SessionOptions{});
   std::vector<float> x(12);
   for (int i = 0; i < 12; ++i) x[i] = static_cast<float>(i % 2 ? i : -i);
