@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "api/operation_queue.h"
-#include "common/status.h"
-#include "common/tensor.h"
+#include "ferry/status.h"
+#include "ferry/tensor.h"
 #include "http/http_types.h"
 #include "protocol/tensor_spec.h"
 #include "server/model_server.h"

@@ -41,8 +41,8 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
 #include "common/thread_annotations.h"
+#include "ferry/status.h"
 #include "graph/model.h"
 #include "registry/repository.h"
 #include "scheduler/scheduler.h"

@@ -32,8 +32,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/status.h"
 #include "common/thread_annotations.h"
+#include "ferry/status.h"
 #include "registry/filesystem.h"
 #include "registry/version_archive.h"
 #include "server/admission.h"
