@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "api/operation_queue.h"
-#include "common/status.h"
-#include "common/tensor.h"
+#include "ferry/server.h"
+#include "ferry/status.h"
+#include "ferry/tensor.h"
 #include "http/http_types.h"
 #include "protocol/tensor_spec.h"
-#include "server/model_server.h"
 
 namespace ferry::api {
 
@@ -28,7 +28,7 @@ struct RequestInfo {
 
 // Everything a handler needs. `respond` is already wrapped for the access log.
 struct Call {
-  ModelServer* server = nullptr;
+  Server* server = nullptr;
   const http::HttpRequest* request = nullptr;
   http::Responder respond;
   std::shared_ptr<RequestInfo> info;
@@ -44,15 +44,15 @@ http::HttpResponse ErrorReply(int status, std::string_view message);
 // The reply for a failed Status: its HTTP status, {"error": message}; 503s from a full queue get Retry-After.
 http::HttpResponse StatusReply(const Status& status);
 
-// The model's signature in the codecs' terms (-1 for symbolic dims).
-std::vector<protocol::TensorSpec> InputSpecs(const Model& model);
-std::vector<protocol::TensorSpec> OutputSpecs(const Model& model);
+// The version's signature in the codecs' terms (-1 for symbolic dims).
+std::vector<protocol::TensorSpec> InputSpecs(const ServedVersion& version);
+std::vector<protocol::TensorSpec> OutputSpecs(const ServedVersion& version);
 
-// Queues `inputs` on the version's scheduler; `finish` turns the outputs (or the error: the engine's, 504 for a
-// deadline that passed in the queue) into the reply and runs on the instance thread. Answers at once when the
-// request cannot be queued (503 + Retry-After when the queue is full, 400 over max_batch_size). The handle is
+// Queues `inputs` on `version` (Server::Infer); `finish` turns the outputs (or the error: the engine's, 504 for a
+// deadline that passed in the queue) into the reply and runs on the engine thread. Answers at once when the
+// request cannot be queued (503 + Retry-After when the queue is full, 400 over max_batch_size). The version is
 // held until the reply is sent.
-void RunOnWorker(ModelServer* server, const VersionHandle& handle, std::map<std::string, Tensor> inputs,
+void RunOnWorker(Server* server, VersionRef version, std::map<std::string, Tensor> inputs,
                  std::function<http::HttpResponse(Result<std::map<std::string, Tensor>>)> finish,
                  http::Responder respond, std::optional<int64_t> timeout_us);
 

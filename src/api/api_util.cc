@@ -52,58 +52,39 @@ http::HttpResponse StatusReply(const Status& status) {
 
 namespace {
 
-protocol::TensorSpec SpecOf(const TensorSignature& s) {
+protocol::TensorSpec SpecOf(const TensorInfo& s) {
   protocol::TensorSpec spec;
   spec.name = s.name;
   spec.dtype = s.dtype;
   spec.has_shape = s.has_shape;
-  for (const Dim& d : s.shape) spec.shape.push_back(d.fixed() ? d.value : -1);
+  for (const DimInfo& d : s.shape) spec.shape.push_back(d.size >= 0 ? d.size : -1);
   return spec;
 }
 
 }  // namespace
 
-std::vector<protocol::TensorSpec> InputSpecs(const Model& model) {
+std::vector<protocol::TensorSpec> InputSpecs(const ServedVersion& version) {
   std::vector<protocol::TensorSpec> out;
-  for (const TensorSignature& s : model.inputs()) out.push_back(SpecOf(s));
+  for (const TensorInfo& s : version.inputs) out.push_back(SpecOf(s));
   return out;
 }
 
-std::vector<protocol::TensorSpec> OutputSpecs(const Model& model) {
+std::vector<protocol::TensorSpec> OutputSpecs(const ServedVersion& version) {
   std::vector<protocol::TensorSpec> out;
-  for (const TensorSignature& s : model.outputs()) out.push_back(SpecOf(s));
+  for (const TensorInfo& s : version.outputs) out.push_back(SpecOf(s));
   return out;
 }
 
-void RunOnWorker(ModelServer* server, const VersionHandle& handle, std::map<std::string, Tensor> inputs,
+void RunOnWorker(Server* server, VersionRef version, std::map<std::string, Tensor> inputs,
                  std::function<http::HttpResponse(Result<std::map<std::string, Tensor>>)> finish,
                  http::Responder respond, std::optional<int64_t> timeout_us) {
-  if (!handle->scheduler) {
-    respond(ErrorReply(503, "the version has no scheduler"));
-    return;
-  }
-  const Model& model = *handle->model;
-  SchedulerRequest request;
-  for (const TensorSignature& s : model.inputs()) {
-    auto it = inputs.find(s.name);
-    if (it == inputs.end()) {
-      respond(ErrorReply(400, fmt::format("missing input \"{}\"", s.name)));
-      return;
-    }
-    request.inputs.push_back(std::move(it->second));
-  }
-  inputs.clear();
+  InferRequest request;
+  request.served = std::move(version);
+  request.inputs = std::move(inputs);
   request.timeout_us = timeout_us;
-  ServingMetrics* metrics = &server->metrics();
-  request.done = [handle, finish, respond, metrics](Result<std::vector<Tensor>> outputs, const RequestTiming& timing) {
-    if (timing.batch_rows > 0) metrics->RecordTiming(handle->model_name, handle->version, timing);
-    if (!outputs.ok()) return respond(finish(outputs.status()));
-    std::map<std::string, Tensor> named;
-    const auto& sig = handle->model->outputs();
-    for (size_t i = 0; i < outputs->size() && i < sig.size(); ++i) named[sig[i].name] = std::move((*outputs)[i]);
-    respond(finish(std::move(named)));
-  };
-  Status queued = handle->scheduler->Enqueue(std::move(request));
+  Status queued =
+      server->Infer(std::move(request), [finish, respond](Result<std::map<std::string, Tensor>> outputs,
+                                                          const InferTiming&) { respond(finish(std::move(outputs))); });
   if (!queued.ok()) respond(StatusReply(queued));
 }
 

@@ -15,16 +15,16 @@ using Json = nlohmann::ordered_json;
 Status Unavailable(std::string message) { return Status(StatusCode::kUnavailable, std::move(message)); }
 
 // The version an infer/metadata/ready request names, with Triton's texts.
-Result<VersionHandle> Resolve(Call& call, const std::string& model, const std::optional<std::string>& version_text) {
-  const ModelManager& manager = call.server->manager();
+Result<VersionRef> Resolve(Call& call, const std::string& model, const std::optional<std::string>& version_text) {
+  const Server& server = *call.server;
   std::optional<int64_t> version;
   if (version_text) {
     version = ParseInt64(*version_text);
     if (!version) return NotFound("Request for unknown model: '{}' version {} is not found", model, *version_text);
   }
-  Result<VersionHandle> handle = manager.Acquire(model, version);
+  Result<VersionRef> handle = server.AcquireVersion(model, version, std::nullopt);
   if (handle.ok()) return handle;
-  Result<ModelStatus> status = manager.GetModelStatus(model);
+  Result<ModelStatus> status = server.GetModelStatus(model);
   if (!status.ok() || !status->in_repository) {
     return NotFound("Request for unknown model: '{}' is not found", model);
   }
@@ -47,9 +47,9 @@ http::HttpResponse EmptyReply(int status) {
   return r;
 }
 
-Json TensorMetadata(const TensorSignature& s) {
+Json TensorMetadata(const TensorInfo& s) {
   Json shape = Json::array();
-  for (const Dim& d : s.shape) shape.push_back(d.fixed() ? d.value : -1);
+  for (const DimInfo& d : s.shape) shape.push_back(d.size >= 0 ? d.size : -1);
   std::string_view dtype = protocol::KsDatatypeName(s.dtype);
   return Json{{"name", s.name}, {"datatype", dtype.empty() ? "BYTES" : std::string(dtype)}, {"shape", shape}};
 }
@@ -79,15 +79,15 @@ void KsHealth(Call& call, bool ready_probe) {
 }
 
 void KsModelMetadata(Call& call, const std::string& model, std::optional<std::string> version) {
-  Result<VersionHandle> handle = Resolve(call, model, version);
+  Result<VersionRef> handle = Resolve(call, model, version);
   if (!handle.ok()) return call.respond(StatusReply(handle.status()));
-  const ModelVersion& v = **handle;
+  const ServedVersion& v = **handle;
   call.info->version = std::to_string(v.version);
   Json versions = Json::array();
   if (version) {
     versions.push_back(std::to_string(v.version));
   } else {
-    Result<ModelStatus> status = call.server->manager().GetModelStatus(model);
+    Result<ModelStatus> status = call.server->GetModelStatus(model);
     if (status.ok()) {
       for (const VersionStatus& s : status->versions) {
         if (s.state == VersionState::kAvailable) versions.push_back(std::to_string(s.version));
@@ -95,14 +95,14 @@ void KsModelMetadata(Call& call, const std::string& model, std::optional<std::st
     }
   }
   Json inputs = Json::array(), outputs = Json::array();
-  for (const TensorSignature& s : v.model->inputs()) inputs.push_back(TensorMetadata(s));
-  for (const TensorSignature& s : v.model->outputs()) outputs.push_back(TensorMetadata(s));
+  for (const TensorInfo& s : v.inputs) inputs.push_back(TensorMetadata(s));
+  for (const TensorInfo& s : v.outputs) outputs.push_back(TensorMetadata(s));
   Json j{{"name", model}, {"versions", versions}, {"platform", "onnx"}, {"inputs", inputs}, {"outputs", outputs}};
   call.respond(JsonReply(200, j.dump()));
 }
 
 void KsModelReady(Call& call, const std::string& model, std::optional<std::string> version) {
-  Result<VersionHandle> handle = Resolve(call, model, version);
+  Result<VersionRef> handle = Resolve(call, model, version);
   if (!handle.ok()) return call.respond(StatusReply(handle.status()));
   call.info->version = std::to_string((*handle)->version);
   call.respond(EmptyReply(200));
@@ -110,19 +110,19 @@ void KsModelReady(Call& call, const std::string& model, std::optional<std::strin
 
 void KsInfer(Call& call, const std::string& model, std::optional<std::string> version) {
   // Triton's order: the model first (an unknown model is 404 whatever the body), then the body.
-  Result<VersionHandle> handle = Resolve(call, model, version);
+  Result<VersionRef> handle = Resolve(call, model, version);
   if (!handle.ok()) return call.respond(StatusReply(handle.status()));
-  const ModelVersion& v = **handle;
+  const ServedVersion& v = **handle;
   call.info->version = std::to_string(v.version);
   std::optional<std::string_view> header_length;
   auto it = call.request->headers.find("inference-header-content-length");
   if (it != call.request->headers.end()) header_length = it->second;
-  std::vector<protocol::TensorSpec> input_specs = InputSpecs(*v.model);
+  std::vector<protocol::TensorSpec> input_specs = InputSpecs(v);
   // Binary inputs alias the request body (kept alive by their tensors): no copy between socket and kernel.
   Result<protocol::KsInferRequest> request = protocol::DecodeKsInferRequest(
       std::shared_ptr<const std::string>(call.shared_request, &call.shared_request->body), header_length, &input_specs);
   if (!request.ok()) return call.respond(StatusReply(request.status()));
-  Status fits = protocol::CheckKsRequestAgainstModel(*request, input_specs, OutputSpecs(*v.model), model);
+  Status fits = protocol::CheckKsRequestAgainstModel(*request, input_specs, OutputSpecs(v), model);
   if (!fits.ok()) return call.respond(StatusReply(fits));
   std::map<std::string, Tensor> inputs = protocol::KsInputTensors(*request);
   // What the reply needs of the request, without its input tensors.
@@ -210,25 +210,20 @@ void KsRepositoryLoad(Call& call, const std::string& model, bool load) {
 
 namespace {
 
-Json DurationJson(const DurationStat& d) { return Json{{"count", d.count}, {"ns", d.ns}}; }
+Json DurationJson(const DurationTotals& d) { return Json{{"count", d.count}, {"ns", d.ns}}; }
 
-Json VersionStatsJson(const ModelVersion& v) {
-  SchedulerStats st = v.scheduler ? v.scheduler->stats() : SchedulerStats{};
+Json VersionStatsJson(const VersionStatistics& st) {
   Json batches = Json::array();
-  for (const auto& [rows, b] : st.batch_stats) {
-    batches.push_back(Json{{"batch_size", rows},
+  for (const BatchStatistics& b : st.batches) {
+    batches.push_back(Json{{"batch_size", b.batch_size},
                            {"compute_input", DurationJson(b.compute_input)},
                            {"compute_infer", DurationJson(b.compute_infer)},
                            {"compute_output", DurationJson(b.compute_output)}});
   }
   Json memory = Json::array();
-  size_t planned = 0;
-  if (v.scheduler) {
-    for (const auto& [device, bytes] : v.scheduler->planned_bytes()) planned += bytes;
-  }
-  memory.push_back(Json{{"type", "CPU"}, {"id", 0}, {"byte_size", v.model->weight_bytes() + planned}});
-  return Json{{"name", v.model_name},
-              {"version", std::to_string(v.version)},
+  memory.push_back(Json{{"type", "CPU"}, {"id", 0}, {"byte_size", st.memory_bytes}});
+  return Json{{"name", st.model},
+              {"version", std::to_string(st.version)},
               {"last_inference", st.last_inference_ms},
               {"inference_count", st.inference_count},
               {"execution_count", st.execution_count},
@@ -239,8 +234,8 @@ Json VersionStatsJson(const ModelVersion& v) {
                 {"compute_input", DurationJson(st.compute_input)},
                 {"compute_infer", DurationJson(st.compute_infer)},
                 {"compute_output", DurationJson(st.compute_output)},
-                {"cache_hit", DurationJson(DurationStat{})},
-                {"cache_miss", DurationJson(DurationStat{})}}},
+                {"cache_hit", DurationJson(DurationTotals{})},
+                {"cache_miss", DurationJson(DurationTotals{})}}},
               {"response_stats", Json::object()},
               {"batch_stats", batches},
               {"memory_usage", memory}};
@@ -249,22 +244,22 @@ Json VersionStatsJson(const ModelVersion& v) {
 }  // namespace
 
 void KsStatistics(Call& call, std::optional<std::string> model, std::optional<std::string> version) {
-  const ModelManager& manager = call.server->manager();
+  const Server& server = *call.server;
   Json list = Json::array();
   if (model && version) {
-    Result<VersionHandle> handle = Resolve(call, *model, version);
+    Result<VersionRef> handle = Resolve(call, *model, version);
     if (!handle.ok()) return call.respond(StatusReply(handle.status()));
     call.info->version = std::to_string((*handle)->version);
-    list.push_back(VersionStatsJson(**handle));
+    list.push_back(VersionStatsJson(server.Statistics(**handle)));
   } else {
     bool known = !model;
-    for (const ModelStatus& m : manager.GetStatus()) {
+    for (const ModelStatus& m : server.GetStatus()) {
       if (model && m.name != *model) continue;
       known = known || m.in_repository;
       for (const VersionStatus& v : m.versions) {
         if (v.state != VersionState::kAvailable) continue;
-        Result<VersionHandle> handle = manager.Acquire(m.name, v.version);
-        if (handle.ok()) list.push_back(VersionStatsJson(**handle));
+        Result<VersionRef> handle = server.AcquireVersion(m.name, v.version, std::nullopt);
+        if (handle.ok()) list.push_back(VersionStatsJson(server.Statistics(**handle)));
       }
     }
     if (model && (!known || list.empty())) {

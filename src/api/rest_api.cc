@@ -6,7 +6,7 @@
 
 #include "api/access_rules.h"
 #include "api/api_internal.h"
-#include "registry/model_config.h"
+#include "metrics/metrics.h"
 
 namespace ferry::api {
 
@@ -289,16 +289,16 @@ Status RestApi::CheckManagementOrigin(const http::HttpRequest& request) const {
   return Status::Ok();
 }
 
-RestApi::RestApi(ModelServer* server, RestApiOptions options)
+RestApi::RestApi(Server* server, RestApiOptions options)
     : server_(server),
       options_(std::move(options)),
       operations_(std::make_unique<OperationQueue>(std::max(1, options_.repository_threads),
                                                    std::max<size_t>(1, options_.repository_queue))) {}
 
 http::BodyPolicy RestApi::BodyPolicy(std::string_view method, std::string_view path) const {
-  if (IsUploadRoute(method, path)) return http::BodyPolicy{options_.max_upload_bytes, server_->repository()};
+  if (IsUploadRoute(method, path)) return http::BodyPolicy{options_.max_upload_bytes, server_->RepositoryPath()};
   if (IsConfigRoute(path))
-    return http::BodyPolicy{std::min<size_t>(options_.max_request_bytes, kMaxModelConfigBytes), ""};
+    return http::BodyPolicy{std::min<size_t>(options_.max_request_bytes, server_->MaxConfigBytes()), ""};
   return http::BodyPolicy{options_.max_request_bytes, ""};
 }
 
@@ -316,10 +316,10 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
   auto on_access = options_.on_access;
   auto in_flight = in_flight_;
   ++*in_flight;
-  ServingMetrics* metrics = &server_->metrics();
-  metrics->in_flight().Add(1);
-  const std::string& repository = server_->repository();
-  http::Responder wrapped = [respond, info, req, start, answered, on_access, in_flight, metrics,
+  Server* server = server_;
+  server->RequestStarted();
+  std::string repository = server_->RepositoryPath();
+  http::Responder wrapped = [respond, info, req, start, answered, on_access, in_flight, server,
                              repository](http::HttpResponse r) {
     if (answered->exchange(true)) return;
     if (r.status >= 400) HideRepositoryPath(&r.body, repository);
@@ -338,8 +338,8 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     // Model and version labels only for requests that reached a version (unknown names must not add series).
     const bool resolved = !rec.version.empty();
-    metrics->RecordRequest(rec.protocol, resolved ? rec.model : "", rec.version, rec.status, rec.seconds);
-    metrics->in_flight().Add(-1);
+    server->RequestAnswered(
+        RequestRecord{rec.protocol, resolved ? rec.model : "", rec.version, rec.status, rec.seconds});
     if (on_access) on_access(rec);
     // Everything that uses the server is done before the reply goes out: whoever waits for the reply may tear
     // the server down at once (tests do).
@@ -379,7 +379,7 @@ void RestApi::Handle(http::HttpRequest request, http::Responder respond) {
     if (req->method != "GET") return call.respond(MethodNotAllowed());
     http::HttpResponse r;
     r.headers["Content-Type"] = metrics::kContentType;
-    r.body = server_->metrics().Render();
+    r.body = server_->RenderMetrics();
     return call.respond(std::move(r));
   }
   if (path == "/v2" || path.rfind("/v2/", 0) == 0) return RouteV2(call);

@@ -20,9 +20,9 @@
 
 #include "api/operation_queue.h"
 #include "auth/token_set.h"
+#include "ferry/server.h"
 #include "http/http_server.h"
 #include "http/http_types.h"
-#include "server/model_server.h"
 
 namespace ferry::api {
 
@@ -69,7 +69,7 @@ struct RestApiOptions {
 class RestApi {
  public:
   // REQUIRES: server outlives the RestApi and every reply still pending.
-  RestApi(ModelServer* server, RestApiOptions options);
+  RestApi(Server* server, RestApiOptions options);
 
   void Handle(http::HttpRequest request, http::Responder respond);
 
@@ -89,7 +89,7 @@ class RestApi {
   // The management_hosts guard; FailedPrecondition with the reason when the request is refused.
   Status CheckManagementOrigin(const http::HttpRequest& request) const;
 
-  ModelServer* server_;
+  Server* server_;
   RestApiOptions options_;
   std::unique_ptr<OperationQueue> operations_;
   std::atomic<bool> shutting_down_{false};

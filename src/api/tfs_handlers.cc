@@ -49,19 +49,19 @@ const char* TfDtypeName(DataType t) {
 }
 
 // Picks the version a predict or metadata request names, with TF Serving's error texts.
-Result<VersionHandle> Resolve(Call& call, const std::string& model, const std::optional<std::string>& version_text,
-                              const std::optional<std::string>& label) {
-  const ModelManager& manager = call.server->manager();
+Result<VersionRef> Resolve(Call& call, const std::string& model, const std::optional<std::string>& version_text,
+                           const std::optional<std::string>& label) {
+  const Server& server = *call.server;
   std::optional<int64_t> version;
   if (version_text) {
     version = ParseInt64(*version_text);
     if (!version) return InvalidArgument("Failed to convert version: {} to numeric.", *version_text);
   }
-  Result<VersionHandle> handle = manager.Acquire(model, version, label);
+  Result<VersionRef> handle = server.AcquireVersion(model, version, label);
   if (handle.ok() || handle.status().code() != StatusCode::kNotFound) return handle;
-  if (!manager.GetModelStatus(model).ok()) return NotFound("Servable not found for request: Latest({})", model);
+  if (!server.GetModelStatus(model).ok()) return NotFound("Servable not found for request: Latest({})", model);
   if (label) {
-    Result<std::map<std::string, int64_t>> labels = manager.GetLabels(model);
+    Result<std::map<std::string, int64_t>> labels = server.GetLabels(model);
     if (!labels.ok() || !labels->count(*label)) return NotFound("Unrecognized servable version label: {}", *label);
     return NotFound("Servable not found for request: Specific({}, {})", model, labels->at(*label));
   }
@@ -82,10 +82,10 @@ Json VersionStatusJson(const VersionStatus& v) {
   return j;
 }
 
-Json TensorInfoJson(const TensorSignature& s) {
+Json TensorInfoJson(const TensorInfo& s) {
   Json dims = Json::array();
-  for (const Dim& d : s.shape) {
-    dims.push_back(Json{{"size", std::to_string(d.fixed() ? d.value : -1)}, {"name", d.param}});
+  for (const DimInfo& d : s.shape) {
+    dims.push_back(Json{{"size", std::to_string(d.size >= 0 ? d.size : -1)}, {"name", d.name}});
   }
   Json shape;
   if (s.has_shape) shape["dim"] = std::move(dims);
@@ -97,8 +97,8 @@ Json TensorInfoJson(const TensorSignature& s) {
 
 void TfsStatus(Call& call, const std::string& model, std::optional<std::string> version,
                std::optional<std::string> label) {
-  const ModelManager& manager = call.server->manager();
-  Result<ModelStatus> status = manager.GetModelStatus(model);
+  const Server& server = *call.server;
+  Result<ModelStatus> status = server.GetModelStatus(model);
   if (status.ok() && status->versions.empty() && !status->error.empty()) {
     // In the repository, but nothing can be served until its own problem (a config.yaml that does not parse) is
     // fixed: say so, rather than that the model does not exist.
@@ -113,7 +113,7 @@ void TfsStatus(Call& call, const std::string& model, std::optional<std::string> 
     if (!wanted)
       return call.respond(ErrorReply(400, fmt::format("Failed to convert version: {} to numeric.", *version)));
   } else if (label) {
-    Result<std::map<std::string, int64_t>> labels = manager.GetLabels(model);
+    Result<std::map<std::string, int64_t>> labels = server.GetLabels(model);
     if (!labels.ok() || !labels->count(*label)) {
       return call.respond(ErrorReply(404, fmt::format("Unrecognized servable version label: {}", *label)));
     }
@@ -131,13 +131,13 @@ void TfsStatus(Call& call, const std::string& model, std::optional<std::string> 
 
 void TfsMetadata(Call& call, const std::string& model, std::optional<std::string> version,
                  std::optional<std::string> label) {
-  Result<VersionHandle> handle = Resolve(call, model, version, label);
+  Result<VersionRef> handle = Resolve(call, model, version, label);
   if (!handle.ok()) return call.respond(StatusReply(handle.status()));
-  const ModelVersion& v = **handle;
+  const ServedVersion& v = **handle;
   call.info->version = std::to_string(v.version);
   Json inputs = Json::object(), outputs = Json::object();
-  for (const TensorSignature& s : v.model->inputs()) inputs[s.name] = TensorInfoJson(s);
-  for (const TensorSignature& s : v.model->outputs()) outputs[s.name] = TensorInfoJson(s);
+  for (const TensorInfo& s : v.inputs) inputs[s.name] = TensorInfoJson(s);
+  for (const TensorInfo& s : v.outputs) outputs[s.name] = TensorInfoJson(s);
   Json signature{{"inputs", std::move(inputs)},
                  {"outputs", std::move(outputs)},
                  {"method_name", "tensorflow/serving/predict"},
@@ -153,16 +153,16 @@ void TfsPredict(Call& call, const std::string& model, std::optional<std::string>
   // the tensors.
   Result<protocol::TfsPredictBody> body = protocol::TfsPredictBody::Parse(call.request->body);
   if (!body.ok()) return call.respond(StatusReply(body.status()));
-  Result<VersionHandle> handle = Resolve(call, model, version, label);
+  Result<VersionRef> handle = Resolve(call, model, version, label);
   if (!handle.ok()) return call.respond(StatusReply(handle.status()));
-  const ModelVersion& v = **handle;
+  const ServedVersion& v = **handle;
   call.info->version = std::to_string(v.version);
   const std::string& signature = body->signature_name();
   if (!signature.empty() && signature != protocol::kTfsDefaultSignature) {
     return call.respond(
         ErrorReply(400, fmt::format("Serving signature name: \"{}\" not found in signature def", signature)));
   }
-  Result<std::map<std::string, Tensor>> inputs = body->DecodeInputs(InputSpecs(*v.model));
+  Result<std::map<std::string, Tensor>> inputs = body->DecodeInputs(InputSpecs(v));
   if (!inputs.ok()) return call.respond(StatusReply(inputs.status()));
   protocol::TfsFormat format = body->format();
   RunOnWorker(

@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.h"
+#include "ferry/status.h"
 
 namespace ferry::auth {
 

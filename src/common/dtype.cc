@@ -1,4 +1,4 @@
-#include "common/dtype.h"
+#include "ferry/dtype.h"
 
 namespace ferry {
 

@@ -1,4 +1,4 @@
-#include "common/status.h"
+#include "ferry/status.h"
 
 namespace ferry {
 

@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "common/status.h"
+#include "ferry/status.h"
 #include "http/content_coding.h"
 #include "http/http_types.h"
 

@@ -49,7 +49,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
+#include "ferry/status.h"
 #include "http/http_types.h"
 
 namespace ferry::http {

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "common/status.h"
+#include "ferry/status.h"
 #include "http/http_server.h"
 
 namespace ferry::http::internal {

@@ -21,6 +21,7 @@
 #include "http/http_server.h"
 #include "main/daemon_config.h"
 #include "server/model_server.h"
+#include "server/server_facade.h"
 
 namespace ferry {
 
@@ -258,7 +259,8 @@ int ServeCommand(const std::vector<std::string>& args) {
   // On a loopback address, management requests must name this machine (a web page cannot reach them through DNS
   // rebinding) and must not come from another site.
   if (IsLoopbackHost(config.host)) ao.management_hosts = {"localhost", "127.0.0.1", "[::1]"};
-  api::RestApi rest(server.get(), ao);
+  ServerFacade facade(server.get());  // what the API sees of the server
+  api::RestApi rest(&facade, ao);
 
   http::HttpServerOptions ho;
   ho.host = config.host;

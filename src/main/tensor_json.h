@@ -3,8 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/status.h"
-#include "common/tensor.h"
+#include "ferry/status.h"
+#include "ferry/tensor.h"
 
 namespace ferry {
 

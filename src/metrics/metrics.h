@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
 #include "common/thread_annotations.h"
+#include "ferry/status.h"
 
 namespace ferry::metrics {
 

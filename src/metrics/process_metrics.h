@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
+#include "ferry/status.h"
 #include "metrics/metrics.h"
 
 namespace ferry::metrics {

@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
+#include "ferry/status.h"
 #include "protocol/json_number.h"
 
 namespace ferry::protocol {

@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
-#include "common/tensor.h"
+#include "ferry/status.h"
+#include "ferry/tensor.h"
 
 namespace ferry::protocol {
 

@@ -18,9 +18,9 @@
 
 #include <cstdint>
 
-#include "common/dtype.h"
-#include "common/status.h"
-#include "common/tensor.h"
+#include "ferry/dtype.h"
+#include "ferry/status.h"
+#include "ferry/tensor.h"
 #include "protocol/json_reader.h"
 
 namespace ferry::protocol {

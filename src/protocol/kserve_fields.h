@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.h"
-#include "common/tensor.h"
+#include "ferry/status.h"
+#include "ferry/tensor.h"
 #include "protocol/json_reader.h"
 
 namespace ferry::protocol {

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "common/dtype.h"
-#include "common/tensor.h"
+#include "ferry/dtype.h"
+#include "ferry/tensor.h"
 
 namespace ferry::protocol {
 

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.h"
+#include "ferry/status.h"
 #include "registry/version_policy.h"
 
 namespace ferry {

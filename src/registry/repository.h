@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.h"
+#include "ferry/status.h"
 #include "registry/filesystem.h"
 #include "registry/model_config.h"
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/status.h"
+#include "ferry/status.h"
 
 namespace ferry {
 

@@ -31,8 +31,8 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
-#include "common/tensor.h"
+#include "ferry/status.h"
+#include "ferry/tensor.h"
 #include "graph/model.h"
 #include "scheduler/batch_policy.h"
 #include "scheduler/clock.h"

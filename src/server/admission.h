@@ -22,8 +22,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/status.h"
 #include "common/thread_annotations.h"
+#include "ferry/status.h"
 #include "graph/model.h"
 #include "scheduler/scheduler.h"
 

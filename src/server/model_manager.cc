@@ -19,22 +19,6 @@ Status Unavailable(fmt::format_string<Args...> f, Args&&... args) {
 
 }  // namespace
 
-const char* VersionStateName(VersionState state) {
-  switch (state) {
-    case VersionState::kLoading:
-      return "LOADING";
-    case VersionState::kAvailable:
-      return "AVAILABLE";
-    case VersionState::kUnloading:
-      return "UNLOADING";
-    case VersionState::kEnd:
-      return "END";
-    case VersionState::kFailed:
-      return "FAILED";
-  }
-  return "UNKNOWN";
-}
-
 VersionLoader ModelFileLoader(ModelOptions options) {
   return [options](const std::string&, int64_t, const std::string& path) -> Result<std::shared_ptr<const Model>> {
     try {

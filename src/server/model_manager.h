@@ -41,18 +41,17 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
 #include "common/thread_annotations.h"
+#include "ferry/server_types.h"
+#include "ferry/status.h"
 #include "graph/model.h"
 #include "registry/repository.h"
 #include "scheduler/scheduler.h"
 
 namespace ferry {
 
-enum class VersionState { kLoading, kAvailable, kUnloading, kEnd, kFailed };
-
-// "LOADING", "AVAILABLE", "UNLOADING", "END", "FAILED" (the names the status APIs show).
-const char* VersionStateName(VersionState state);
+// VersionState, VersionStateName, VersionStatus and ModelStatus are the public ones (ferry/server_types.h): the
+// server facade hands them out as they are.
 
 // A served version. Immutable; what a VersionHandle points at.
 struct ModelVersion {
@@ -81,19 +80,6 @@ struct VersionEvent {
   int64_t version = 0;
   VersionState state = VersionState::kLoading;
   std::string error;  // kFailed only
-};
-
-struct VersionStatus {
-  int64_t version = 0;
-  VersionState state = VersionState::kLoading;
-  std::string error;  // kFailed: the loader's message
-};
-
-struct ModelStatus {
-  std::string name;
-  bool in_repository = true;            // false: removed from disk, versions still unloading or ended
-  std::string error;                    // the model's own problem (e.g. an invalid config.yaml), empty when none
-  std::vector<VersionStatus> versions;  // ascending
 };
 
 struct ModelManagerOptions {

@@ -32,8 +32,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/status.h"
 #include "common/thread_annotations.h"
+#include "ferry/server_types.h"
+#include "ferry/status.h"
 #include "registry/filesystem.h"
 #include "registry/version_archive.h"
 #include "server/admission.h"
@@ -67,21 +68,7 @@ struct ModelServerOptions {
   std::function<void(const std::string&)> on_problem;
 };
 
-// One row of the KServe repository index.
-struct IndexEntry {
-  std::string name;
-  std::optional<int64_t> version;  // absent for a model without loaded or tried versions
-  std::string state;               // "READY", "LOADING", "UNLOADING", "UNAVAILABLE", or "" (never loaded)
-  std::string reason;              // why UNAVAILABLE ("unloaded", the load error), else ""
-};
-
-// What an upload produced.
-struct UploadResult {
-  int64_t version = 0;
-  VersionState state = VersionState::kLoading;  // after the reconcile that followed the upload
-  std::string error;                            // kFailed only
-  bool served = false;                          // false: the version policy does not select it
-};
+// IndexEntry and UploadResult: see ferry/server_types.h.
 
 // The scheduler settings a model's config asks for.
 SchedulerSettings SchedulerSettingsFromConfig(const ModelConfig& config);

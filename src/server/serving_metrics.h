@@ -24,8 +24,8 @@
 #include <string>
 #include <utility>
 
-#include "common/status.h"
 #include "common/thread_annotations.h"
+#include "ferry/status.h"
 #include "metrics/metrics.h"
 #include "scheduler/scheduler.h"
 

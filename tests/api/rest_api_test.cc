@@ -13,6 +13,7 @@
 
 #include "api/access_rules.h"
 #include "common/tiny_graph.h"
+#include "server/server_facade.h"
 
 namespace ferry::api {
 namespace {
@@ -66,10 +67,12 @@ class RestApiTest : public ::testing::Test {
     ao.server_version = "9.9.9";
     ao.max_request_bytes = 1000;
     ao.max_upload_bytes = 5000;
-    api_ = std::make_unique<RestApi>(server_.get(), ao);
+    facade_ = std::make_unique<ServerFacade>(server_.get());
+    api_ = std::make_unique<RestApi>(facade_.get(), ao);
   }
   void TearDown() override {
     api_.reset();
+    facade_.reset();
     server_.reset();
     fs::remove_all(root_);
   }
@@ -93,6 +96,7 @@ class RestApiTest : public ::testing::Test {
 
   fs::path root_, repo_;
   std::unique_ptr<ModelServer> server_;
+  std::unique_ptr<ServerFacade> facade_;
   std::unique_ptr<RestApi> api_;
 };
 
@@ -228,7 +232,7 @@ TEST_F(RestApiTest, KserveInferJsonAndBinary) {
 TEST_F(RestApiTest, ManagementRoutesNeedALocalHostWhenGuarded) {
   RestApiOptions ao;
   ao.management_hosts = {"localhost", "127.0.0.1", "[::1]"};
-  api_ = std::make_unique<RestApi>(server_.get(), ao);
+  api_ = std::make_unique<RestApi>(facade_.get(), ao);
   for (const char* host : {"localhost", "LocalHost:8501", "127.0.0.1:9", "[::1]:8501", "[::1]"}) {
     EXPECT_EQ(Call("POST", "/v2/repository/index", "", {{"host", host}}).status, 200) << host;
   }
@@ -318,7 +322,7 @@ TEST_F(RestApiTest, BearerTokensGuardEveryRouteButHealth) {
     std::lock_guard<std::mutex> lock(mu);
     records.push_back(r);
   };
-  api_ = std::make_unique<RestApi>(server_.get(), ao);
+  api_ = std::make_unique<RestApi>(facade_.get(), ao);
   auto bearer = [](const char* secret) { return std::map<std::string, std::string>{{"authorization", secret}}; };
 
   EXPECT_EQ(Call("GET", "/v2/health/live").status, 200);
@@ -352,7 +356,7 @@ TEST_F(RestApiTest, BearerTokensGuardEveryRouteButHealth) {
 TEST_F(RestApiTest, WithoutTokensManagementCanBeClosed) {
   RestApiOptions ao;
   ao.management_without_tokens = false;  // a server on a non-loopback address
-  api_ = std::make_unique<RestApi>(server_.get(), ao);
+  api_ = std::make_unique<RestApi>(facade_.get(), ao);
   Reply r = Call("PUT", "/v1/models/m/versions/2", "model bytes");
   EXPECT_EQ(r.status, 403);
   EXPECT_NE(r.json.value("error", "").find("set tokens_file"), std::string::npos) << r.body;

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "common/tensor.h"
+#include "ferry/tensor.h"
 
 // A property of the code under test that an input broke: prints what and aborts, so libFuzzer reports a crash
 // ("deadly signal") and writes the input to crash-<sha1>.
