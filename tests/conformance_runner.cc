@@ -290,11 +290,7 @@ int main(int argc, char** argv) {
     g_device = testing::RegisterSimDevice(testing::SimDeviceOptions{});
   } else if (device == "sim-split") {
     testing::SimDeviceOptions o;
-    o.runs_op = [](const std::string& op) {
-      unsigned sum = 0;
-      for (char c : op) sum += static_cast<unsigned char>(c);
-      return sum % 2 == 0;
-    };
+    o.runs_op = testing::SimSplitOps;
     o.delay_us = 20;  // a host read that does not wait for the stream then reads poison
     g_device = testing::RegisterSimDevice(o);
   } else if (!device.empty()) {

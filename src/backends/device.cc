@@ -1,6 +1,10 @@
 #include "backends/device.h"
 
+#include "backends/cpu_device.h"
+
 namespace ferry {
+
+const BufferType& Device::host_buffer_type() const { return HostBufferType(); }
 
 Result<const KernelEntry*> Device::FindKernel(const KernelDef& def) const {
   if (!def.domain.empty()) {

@@ -52,6 +52,9 @@ class Device {
 
   // The device's own memory.
   virtual const BufferType& buffer_type() const = 0;
+  // Host memory the device copies from and to fastest (pinned memory for a GPU; default: plain host memory):
+  // where instances stage a batch's inputs.
+  virtual const BufferType& host_buffer_type() const;
   virtual Result<std::unique_ptr<Stream>> CreateStream() const = 0;
   virtual Result<std::unique_ptr<Event>> CreateEvent() const = 0;
 

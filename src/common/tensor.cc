@@ -97,6 +97,15 @@ Result<Tensor> Tensor::Alias(std::shared_ptr<const void> owner, const void* data
   return t;
 }
 
+Tensor Tensor::Rows(int64_t first, int64_t count) const {
+  Tensor t = *this;
+  const int64_t total = view_.shape[0];
+  const size_t row_bytes = total > 0 ? nbytes() / static_cast<size_t>(total) : 0;
+  t.view_.shape[0] = count;
+  t.view_.data = static_cast<char*>(view_.data) + static_cast<size_t>(first) * row_bytes;
+  return t;
+}
+
 Tensor Tensor::Reshaped(const Shape& shape) const {
   Tensor t = *this;
   t.view_.shape = shape;

@@ -81,6 +81,9 @@ class Tensor {
 
   // Same data, new shape. REQUIRES: same element count.
   Tensor Reshaped(const Shape& shape) const;
+  // Rows [first, first + count) along dim 0, sharing this tensor's memory (no copy; the result keeps it alive).
+  // REQUIRES: rank >= 1, 0 <= first, 0 <= count, first + count <= shape()[0].
+  Tensor Rows(int64_t first, int64_t count) const;
   Tensor Clone() const;
 
  private:

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "backends/device_registry.h"
@@ -37,9 +38,9 @@ Result<std::shared_ptr<const Model>> Model::Load(const std::string& path, const 
 Result<std::shared_ptr<const Model>> Model::FromGraph(Graph graph, const OnnxModelInfo& info,
                                                       const ModelOptions& options) {
   std::shared_ptr<Model> m(new Model());
-  for (const Device* d : options.devices)
-    if (d != &CpuDevice()) m->devices_.push_back(d);
-  m->devices_.push_back(&CpuDevice());
+  m->devices_ = options.devices;
+  if (std::find(m->devices_.begin(), m->devices_.end(), &CpuDevice()) == m->devices_.end())
+    m->devices_.push_back(&CpuDevice());
   m->info_ = info;
   for (const Node& n : graph.nodes) m->ops_.insert(n.domain.empty() ? n.op_type : n.domain + "." + n.op_type);
   for (const auto& [v, t] : graph.initializers) m->weight_bytes_ += t.nbytes();

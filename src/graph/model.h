@@ -38,7 +38,8 @@ struct TensorSignature {
 };
 
 struct ModelOptions {
-  // Where the model's nodes should run, in preference order; the CPU is implied last (empty: the CPU only). It
+  // Where the model's nodes should run, in preference order; the CPU, when not listed, is implied last (empty: the
+  // CPU only). Every device must be registered (device_registry.h). It
   // decides fusions (a device whose kernel does not fuse an activation keeps it separate) and the trial plan;
   // each plan may name its own list (PlanOptions).
   std::vector<const Device*> devices;
@@ -50,7 +51,9 @@ struct ModelOptions {
 
 struct PlanOptions {
   int num_threads = 1;                 // compute threads of the worker (kernels size per-thread scratch by it)
-  std::vector<const Device*> devices;  // preference order, the CPU implied last; empty: ModelOptions::devices
+  // Preference order, the CPU implied last when not listed; empty: ModelOptions::devices. InvalidArgument for a
+  // device that is not registered.
+  std::vector<const Device*> devices;
 };
 
 class Model {
@@ -68,7 +71,7 @@ class Model {
   size_t weight_bytes() const { return weight_bytes_; }
   const OptimizerStats& optimizer_stats() const { return stats_; }
   const Graph& graph() const { return graph_; }
-  // ModelOptions::devices, the CPU last.
+  // ModelOptions::devices, with the CPU (last unless listed).
   const std::vector<const Device*>& devices() const { return devices_; }
   // Inputs whose values are part of the plan key.
   const std::vector<bool>& value_keyed_inputs() const { return value_keyed_; }

@@ -194,10 +194,12 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
                                                const PlanOptions& options) const {
   const Graph& g = graph_;
   const Device& cpu = CpuDevice();
-  std::vector<const Device*> devices;
-  for (const Device* d : options.devices.empty() ? devices_ : options.devices)
-    if (d != &cpu) devices.push_back(d);
-  devices.push_back(&cpu);
+  std::vector<const Device*> devices = options.devices.empty() ? devices_ : options.devices;
+  for (const Device* d : devices) {
+    if (d == nullptr || d->location() < 0 || DeviceRegistry::Global().Get(d->location()) != d)
+      return InvalidArgument("device {} is not registered", d ? d->id() : std::string_view("(null)"));
+  }
+  if (std::find(devices.begin(), devices.end(), &cpu) == devices.end()) devices.push_back(&cpu);
 
   auto plan = std::make_unique<Plan>();
   plan->key = PlanKey(inputs);

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "backends/device_registry.h"
 #include "graph/model.h"
 #include "graph/session.h"
 #include "main/tensor_json.h"
@@ -82,23 +83,107 @@ std::string PlanLine(const Model& model, int64_t batch) {
   const ArenaPlan& host = (*plan)->host();
   return "peak " + Bytes(host.arena_bytes) + ", sum of intermediates " + Bytes(host.intermediate_bytes) + ", outputs " +
          Bytes((*plan)->output_bytes) + ", kernel scratch " + Bytes(host.scratch_bytes) + ", " +
-         std::to_string((*plan)->steps.size()) + " steps";
+         std::to_string((*plan)->steps.size() - (*plan)->copies) + " steps";
+}
+
+std::string ValueName(const Model& model, const Plan& plan, int v) {
+  const Graph& g = model.graph();
+  return v >= 0 && static_cast<size_t>(v) < g.values.size() ? g.values[v].name : fmt::format("#{}", v);
+}
+
+// Where each node of the plan for `batch` runs on `device`, the copies between devices, and bytes per location.
+int PrintPlacement(const Model& model, const Device& device, int64_t batch) {
+  for (bool k : model.value_keyed_inputs())
+    if (k) {
+      std::cout << "placement: n/a (shapes depend on input values)\n";
+      return 0;
+    }
+  std::vector<Shape> shapes = model.ShapesForBatch(batch);
+  std::vector<TensorView> views;
+  for (size_t i = 0; i < shapes.size(); ++i) views.push_back(TensorView{model.inputs()[i].dtype, shapes[i], nullptr});
+  auto built = model.BuildPlan(views, PlanOptions{1, {&device}});
+  if (!built.ok()) {
+    std::cerr << "error: planning batch " << batch << " on " << device.id() << ": " << built.status().message() << "\n";
+    return 1;
+  }
+  const Plan& plan = **built;
+  const Graph& g = model.graph();
+  std::cout << "device: " << device.id() << " (" << device.name() << "), batch " << batch << "\n";
+  std::cout << "placement (" << plan.steps.size() - plan.copies << " steps, " << plan.folded_nodes
+            << " nodes computed while planning):\n";
+  std::map<Location, int> per_location;
+  for (const PlanStep& step : plan.steps) {
+    const std::string where(DeviceRegistry::Global().Get(step.location)->id());
+    if (step.kind == PlanStep::Kind::kKernel) {
+      ++per_location[step.location];
+      std::cout << "  " << where << "  " << g.Describe(g.nodes[step.node]) << "\n";
+    } else {
+      const ValueSlot& to = plan.slots[step.outputs[0]];
+      const std::string dst(DeviceRegistry::Global().Get(to.location)->id());
+      std::cout << "  copy  \"" << ValueName(model, plan, step.inputs[0]) << "\" -> " << dst << " ("
+                << Bytes(static_cast<size_t>(NumElements(to.shape)) * DataTypeSize(to.dtype)) << ")\n";
+    }
+  }
+  std::cout << "copies: " << plan.copies << "\n";
+  std::cout << "bytes per location:\n";
+  size_t staging = 0;
+  for (const auto& v : views) staging += v.nbytes();
+  for (const auto& [location, arena] : plan.arenas) {
+    const Device* d = DeviceRegistry::Global().Get(location);
+    std::cout << "  " << d->id() << ": " << per_location[location] << " steps, weights "
+              << Bytes(location == kHostLocation ? model.weight_bytes() : plan.weight_bytes(location)) << ", arena "
+              << Bytes(arena.arena_bytes) << ", scratch " << Bytes(arena.scratch_bytes);
+    if (location == kHostLocation) std::cout << ", staging " << Bytes(staging) << ", outputs " << Bytes(plan.output_bytes);
+    std::cout << "\n";
+  }
+  return 0;
 }
 
 }  // namespace
 
 int InspectCommand(const std::vector<std::string>& args) {
-  if (args.size() != 1 || args[0].rfind("--", 0) == 0) {
-    std::cerr << "usage: ferryd inspect MODEL.onnx\n";
+  const char* usage =
+      "usage: ferryd inspect MODEL.onnx [--device D] [--batch N]\n"
+      "  --device D: where each node runs when D (e.g. cpu, cuda:0) is preferred, the copies, bytes per device\n";
+  std::string path, device_id, batch_s = "1";
+  bool bad = false;
+  Flag(args, "--device", &device_id, &bad);
+  Flag(args, "--batch", &batch_s, &bad);
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--device" || a == "--batch") {
+      ++i;
+    } else if (a.rfind("--device=", 0) == 0 || a.rfind("--batch=", 0) == 0) {
+    } else if (a.rfind("--", 0) == 0 || !path.empty()) {
+      bad = true;
+    } else {
+      path = a;
+    }
+  }
+  int64_t batch = 1;
+  if (bad || path.empty() || !ParseInt(batch_s, 1, 1 << 20, &batch)) {
+    std::cerr << usage;
     return 2;
   }
-  auto model = Model::Load(args[0]);
+  const Device* device = nullptr;
+  if (!device_id.empty()) {
+    device = DeviceRegistry::Global().Find(device_id);
+    if (device == nullptr) {
+      std::string known;
+      for (const Device* d : DeviceRegistry::Global().All()) known += std::string(known.empty() ? "" : ", ") + std::string(d->id());
+      std::cerr << "error: no device \"" << device_id << "\" (this server has: " << known << ")\n";
+      return 2;
+    }
+  }
+  ModelOptions options;
+  if (device) options.devices = {device};
+  auto model = Model::Load(path, options);
   if (!model.ok()) {
-    std::cerr << "error: " << args[0] << ": " << model.status().message() << "\n";
+    std::cerr << "error: " << path << ": " << model.status().message() << "\n";
     return 1;
   }
   const Model& m = **model;
-  std::cout << "model: " << args[0] << "\n";
+  std::cout << "model: " << path << "\n";
   if (!m.info().producer_name.empty()) {
     std::cout << "producer: " << m.info().producer_name << " " << m.info().producer_version << "\n";
   }
@@ -118,6 +203,7 @@ int InspectCommand(const std::vector<std::string>& args) {
             << " folded, " << m.optimizer_stats().fused_nodes << " fused)\n";
   std::cout << "activations at batch 1: " << PlanLine(m, 1) << "\n";
   std::cout << "activations at batch 64: " << PlanLine(m, 64) << "\n";
+  if (device) return PrintPlacement(m, *device, batch);
   return 0;
 }
 

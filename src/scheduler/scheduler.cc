@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "backends/device_registry.h"
 #include "common/thread_annotations.h"
 
 namespace ferry {
@@ -26,27 +27,54 @@ void Add(DurationStat& s, uint64_t ns, uint64_t count = 1) {
   s.ns += ns;
 }
 
-// Rows along dim 0 of `part` copied one after the other into a tensor of `rows` rows.
-Result<Tensor> ConcatRows(const std::vector<const Tensor*>& parts, int64_t rows) {
-  Shape shape = parts[0]->shape();
-  shape[0] = rows;
-  FERRY_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(parts[0]->dtype(), shape));
-  char* dst = static_cast<char*>(out.data());
-  for (const Tensor* p : parts) {
-    if (p->nbytes()) std::memcpy(dst, p->data(), p->nbytes());
-    dst += p->nbytes();
+// The server's accelerator devices (every registered device whose memory is not host memory), in registry order:
+// what kind gpu means, and what `gpus: [i]` indexes.
+std::vector<const Device*> Accelerators() {
+  std::vector<const Device*> out;
+  for (const Device* d : DeviceRegistry::Global().All())
+    if (!d->capabilities().host_memory) out.push_back(d);
+  return out;
+}
+
+std::string DeviceList(const std::vector<const Device*>& devices) {
+  std::string out;
+  for (size_t i = 0; i < devices.size(); ++i) out += fmt::format("{}{}: {}", i ? ", " : "", i, devices[i]->id());
+  return out;
+}
+
+// The devices a group's instances go to, round-robin.
+Result<std::vector<const Device*>> GroupDevices(const InstanceGroup& g) {
+  if (g.kind == "cpu") {
+    if (!g.gpus.empty()) return InvalidArgument("instances: gpus is for kind gpu, not cpu");
+    return std::vector<const Device*>{&CpuDevice()};
+  }
+  if (g.kind != "gpu") return InvalidArgument("instances: unknown kind \"{}\" (known: cpu, gpu)", g.kind);
+  const std::vector<const Device*> all = Accelerators();
+  if (all.empty()) return Unimplemented("instances: kind gpu needs a GPU, and this server has none");
+  if (g.gpus.empty()) return all;
+  std::vector<const Device*> out;
+  for (int id : g.gpus) {
+    if (id < 0 || static_cast<size_t>(id) >= all.size())
+      return InvalidArgument("instances: gpus: {} is not a GPU of this server (it has {})", id, DeviceList(all));
+    out.push_back(all[id]);
   }
   return out;
 }
 
-Result<Tensor> SliceRows(const Tensor& t, int64_t first, int64_t rows) {
-  Shape shape = t.shape();
-  const int64_t total = shape[0];
-  shape[0] = rows;
-  FERRY_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(t.dtype(), shape));
-  const size_t row_bytes = total > 0 ? t.nbytes() / static_cast<size_t>(total) : 0;
-  if (out.nbytes()) std::memcpy(out.data(), static_cast<const char*>(t.data()) + first * row_bytes, out.nbytes());
-  return out;
+// Kind and device of every instance the settings ask for, in order.
+Result<std::vector<InstanceSpec>> InstanceSpecs(const SchedulerSettings& s) {
+  std::vector<InstanceSpec> specs;
+  for (const InstanceGroup& g : s.instances) {
+    FERRY_ASSIGN_OR_RETURN(std::vector<const Device*> devices, GroupDevices(g));
+    for (int i = 0; i < g.count; ++i) {
+      InstanceSpec spec;
+      spec.kind = g.kind;
+      spec.device = devices[static_cast<size_t>(i) % devices.size()];
+      spec.index = static_cast<int>(specs.size());
+      specs.push_back(spec);
+    }
+  }
+  return specs;
 }
 
 bool HasBatchDim(const TensorSignature& s) { return s.has_shape && !s.shape.empty() && !s.shape[0].fixed(); }
@@ -70,12 +98,18 @@ Status ValidateSchedulerSettings(const SchedulerSettings& s) {
   if (s.instances.empty()) return InvalidArgument("instances: at least one instance group is needed");
   for (const InstanceGroup& g : s.instances) {
     if (g.count < 1 || g.count > 256) return InvalidArgument("instances: count must be in 1..256, got {}", g.count);
-    if (g.kind == "gpu") {
-      return Unimplemented("instances: kind gpu needs the CUDA backend, which this build does not have");
-    }
-    if (g.kind != "cpu") return InvalidArgument("instances: unknown kind \"{}\" (known: cpu, gpu)", g.kind);
+    FERRY_RETURN_IF_ERROR(GroupDevices(g).status());
   }
   return Status::Ok();
+}
+
+std::vector<InstanceGroup> DefaultInstanceGroups() {
+  const size_t gpus = Accelerators().size();
+  if (gpus == 0) return {InstanceGroup{}};
+  InstanceGroup g;
+  g.kind = "gpu";
+  g.count = static_cast<int>(gpus);
+  return {g};
 }
 
 struct Scheduler::State {
@@ -107,10 +141,9 @@ struct Scheduler::State {
     return batchable ? std::max<int64_t>(1, s.batching.max_batch_size) : 0;
   }
 
-  Result<std::shared_ptr<Slot>> NewSlot(const std::string& kind, int index, int64_t warmup_batch) {
+  Result<std::shared_ptr<Slot>> NewSlot(const InstanceSpec& spec, int64_t warmup_batch) {
     auto slot = std::make_shared<Slot>();
-    slot->spec.kind = kind;
-    slot->spec.index = index;
+    slot->spec = spec;
     slot->spec.max_threads = static_cast<int>(max_threads());
     slot->spec.warmup_batch = warmup_batch;
     FERRY_ASSIGN_OR_RETURN(slot->instance, options.factory(slot->spec));
@@ -187,28 +220,14 @@ struct Scheduler::State {
                 Clock::TimePoint started) EXCLUDES(mu) {
     int64_t rows = 0;
     for (const QueuedItem& q : batch_items) rows += q.rows;
-    const size_t n_inputs = batch[0].inputs.size();
-    Result<std::vector<Tensor>> inputs = std::vector<Tensor>();
-    if (batch.size() == 1) {
-      inputs = std::move(batch[0].inputs);
-    } else {
-      for (size_t i = 0; i < n_inputs && inputs.ok(); ++i) {
-        std::vector<const Tensor*> parts;
-        for (const SchedulerRequest& r : batch) parts.push_back(&r.inputs[i]);
-        Result<Tensor> joined = ConcatRows(parts, rows);
-        if (!joined.ok()) {
-          inputs = joined.status();
-        } else {
-          inputs->push_back(std::move(*joined));
-        }
-      }
-      for (SchedulerRequest& r : batch) r.inputs.clear();
-    }
+    // The instance gathers the requests' rows into its own staging memory, as part of its run.
+    Batch inputs;
+    inputs.rows = rows;
+    for (SchedulerRequest& r : batch) inputs.requests.push_back(&r.inputs);
     const Clock::TimePoint t_input = clock->Now();
     const int threads = options.budget ? options.budget->PerInstance() : 1;
-    Result<std::vector<Tensor>> outputs =
-        inputs.ok() ? slot.instance->Run(*inputs, threads) : Result<std::vector<Tensor>>(inputs.status());
-    inputs = std::vector<Tensor>();
+    Result<std::vector<Tensor>> outputs = slot.instance->Run(inputs, threads);
+    for (SchedulerRequest& r : batch) r.inputs.clear();
     const Clock::TimePoint t_infer = clock->Now();
     // Per request: its outputs, or the batch's error.
     std::vector<Result<std::vector<Tensor>>> results;
@@ -223,13 +242,10 @@ struct Scheduler::State {
                          fmt::join(out.shape(), ","), rows);
           break;
         }
+        // Each request gets its rows of the batch's output, sharing its memory.
         int64_t first = 0;
-        for (size_t k = 0; k < batch.size() && bad.ok(); ++k) {
-          Result<Tensor> part = SliceRows(out, first, batch_items[k].rows);
-          if (!part.ok())
-            bad = part.status();
-          else
-            split[k].push_back(std::move(*part));
+        for (size_t k = 0; k < batch.size(); ++k) {
+          split[k].push_back(out.Rows(first, batch_items[k].rows));
           first += batch_items[k].rows;
         }
         if (!bad.ok()) break;
@@ -290,12 +306,10 @@ Result<std::shared_ptr<Scheduler>> Scheduler::Create(SchedulerOptions options) {
   state->options = std::move(options);
   const int64_t warmup = state->WarmupBatch(settings);
   std::vector<std::shared_ptr<State::Slot>> slots;
-  int index = 0;
-  for (const InstanceGroup& g : settings.instances) {
-    for (int i = 0; i < g.count; ++i) {
-      FERRY_ASSIGN_OR_RETURN(auto slot, state->NewSlot(g.kind, index++, warmup));
-      slots.push_back(std::move(slot));
-    }
+  FERRY_ASSIGN_OR_RETURN(std::vector<InstanceSpec> specs, InstanceSpecs(settings));
+  for (const InstanceSpec& spec : specs) {
+    FERRY_ASSIGN_OR_RETURN(auto slot, state->NewSlot(spec, warmup));
+    slots.push_back(std::move(slot));
   }
   if (state->options.budget) state->options.budget->AddInstances(static_cast<int>(slots.size()));
   {
@@ -378,31 +392,35 @@ Status Scheduler::Update(const SchedulerSettings& settings) {
   FERRY_RETURN_IF_ERROR(ValidateSchedulerSettings(settings));
   State& st = *state_;
   MutexLock update_lock(st.update_mu);
-  int want = 0;
-  for (const InstanceGroup& g : settings.instances) want += g.count;
-  int have;
+  FERRY_ASSIGN_OR_RETURN(std::vector<InstanceSpec> want, InstanceSpecs(settings));
+  std::vector<std::shared_ptr<State::Slot>> have;
   {
     MutexLock lock(st.mu);
-    have = static_cast<int>(st.slots.size());
+    have = st.slots;
   }
-  // New instances are created (and plan their memory) before they join, outside the lock.
-  std::vector<std::shared_ptr<State::Slot>> added;
+  // Instance i stays when its kind and device stay (its plans for a larger batch are made when first needed);
+  // otherwise a new one replaces it. New instances are created (and plan their memory) before they join, outside the lock.
   const int64_t warmup = st.WarmupBatch(settings);
-  for (int i = have; i < want; ++i) {
-    FERRY_ASSIGN_OR_RETURN(auto slot, st.NewSlot(settings.instances.front().kind, i, warmup));
+  std::vector<std::shared_ptr<State::Slot>> next, added, retired;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (i < have.size() && have[i]->spec.kind == want[i].kind && have[i]->spec.device == want[i].device) {
+      next.push_back(have[i]);
+      continue;
+    }
+    FERRY_ASSIGN_OR_RETURN(auto slot, st.NewSlot(want[i], warmup));
+    next.push_back(slot);
     added.push_back(std::move(slot));
   }
-  std::vector<std::shared_ptr<State::Slot>> retired;
   {
     MutexLock lock(st.mu);
     if (st.stop) return Status(StatusCode::kUnavailable, "the model version is unloading");
     st.settings = settings;
-    for (auto& slot : added) st.slots.push_back(slot);
-    while (static_cast<int>(st.slots.size()) > want) {
-      st.slots.back()->retiring = true;
-      retired.push_back(st.slots.back());
-      st.slots.pop_back();
+    for (auto& slot : st.slots) {
+      if (std::find(next.begin(), next.end(), slot) != next.end()) continue;
+      slot->retiring = true;
+      retired.push_back(slot);
     }
+    st.slots = next;
   }
   if (st.options.budget)
     st.options.budget->AddInstances(static_cast<int>(added.size()) - static_cast<int>(retired.size()));
@@ -434,7 +452,8 @@ SchedulerStats Scheduler::stats() const {
 std::map<std::string, size_t> Scheduler::planned_bytes() const {
   MutexLock lock(state_->mu);
   std::map<std::string, size_t> out;
-  for (const auto& slot : state_->slots) out[slot->spec.kind] += slot->instance->planned_bytes();
+  for (const auto& slot : state_->slots)
+    for (const auto& [device, bytes] : slot->instance->planned_bytes()) out[device] += bytes;
   return out;
 }
 

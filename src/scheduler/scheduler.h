@@ -54,10 +54,12 @@ class ThreadBudget {
   std::atomic<int> instances_{0};
 };
 
+// `count` instances of `kind`, placed round-robin on the group's devices: the CPU for kind cpu; for kind gpu the
+// accelerators listed in `gpus` (indexes among the server's accelerators), or all of them.
 struct InstanceGroup {
   std::string kind = "cpu";
   int count = 1;
-  std::vector<int> gpus;  // device ids for device kinds
+  std::vector<int> gpus;
 
   bool operator==(const InstanceGroup&) const = default;
 };
@@ -142,7 +144,7 @@ class Scheduler {
   int instance_count() const;
   SchedulerStats stats() const;
   SchedulerSettings settings() const;
-  // Intermediate memory its instances planned up front, in bytes, by instance kind ("cpu").
+  // Memory its instances planned up front (arenas, staging), in bytes, by device id ("cpu", "cuda:0").
   std::map<std::string, size_t> planned_bytes() const;
 
   struct State;  // shared with the instance threads
@@ -153,7 +155,11 @@ class Scheduler {
 };
 
 // Checks settings against a model: preferred sizes ascending within [1, max_batch_size], counts >= 1, known
-// instance kinds ("cpu"; "gpu" is refused until the CUDA backend exists).
+// instance kinds: "cpu", and "gpu" for the server's accelerator devices (every registered device whose memory
+// is not host memory; Unimplemented when there is none), whose `gpus` must index them.
 Status ValidateSchedulerSettings(const SchedulerSettings& settings);
+
+// The instances of a model whose config names none (Triton's default): one per GPU, or one on the CPU.
+std::vector<InstanceGroup> DefaultInstanceGroups();
 
 }  // namespace ferry

@@ -102,6 +102,7 @@ SchedulerSettings SchedulerSettingsFromConfig(const ModelConfig& config) {
   }
   s.max_queue_size = static_cast<size_t>(config.max_queue_size);
   s.default_timeout_us = config.default_timeout_us;
+  s.instances = DefaultInstanceGroups();
   if (!config.instances.empty()) {
     s.instances.clear();
     for (const InstanceGroupConfig& g : config.instances) {
@@ -175,7 +176,7 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
                            EstimateFootprint(*loaded, so.settings, self->options_.inference_threads));
     FERRY_RETURN_IF_ERROR(CheckVersionMemory(so.name, footprint, self->ledger_->limits()));
     FERRY_ASSIGN_OR_RETURN(AdmissionLedger::Reservation reservation, self->ledger_->Reserve(so.name, footprint));
-    so.factory = CpuInstanceFactory(loaded);
+    so.factory = SessionInstanceFactory(loaded);
     so.clock = self->options_.clock;
     so.budget = self->budget_;
     auto on_batch = self->options_.on_batch;

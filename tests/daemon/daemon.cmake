@@ -25,3 +25,13 @@ if(TARGET ferryd)
                    --source-dir ${CMAKE_SOURCE_DIR} --modules test_tls)
   set_tests_properties(https PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 LABELS "daemon")
 endif()
+# The daemon suite once more on tests/fakes/ferryd-sim, whose models run on a simulated device (their default
+# instances go to it): about half the ops there, the rest on the CPU, with copies both ways and a delay on every
+# stream item, so the serving path is proven with placement, copies, streams and device memory in the way.
+if(TARGET ferryd-sim)
+  add_test(NAME daemon_sim
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/daemon_test.py --ferryd $<TARGET_FILE:ferryd-sim>
+                   --source-dir ${CMAKE_SOURCE_DIR} --gpus sim:0)
+  set_tests_properties(daemon_sim PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE LABELS "daemon"
+                       ENVIRONMENT "FERRY_SIM_OPS=split;FERRY_SIM_DELAY_US=20")
+endif()

@@ -26,6 +26,9 @@ CONFIG = {
     "models": None,       # directory written by make_daemon_models.py
     "source_dir": None,   # repository root (examples/, tests/oracle/)
     "keep": False,        # keep temporary directories for inspection
+    # The accelerator devices the ferryd binary has, by id ([] for a release build on a machine without a GPU;
+    # ["sim:0"] for tests/fakes/ferryd-sim): where the instances of a model without a config run.
+    "gpus": [],
 }
 
 # Every daemon started, so a failing test can print the logs of the ones it used.

@@ -65,6 +65,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep temporary directories")
     ap.add_argument("-k", action="append", default=[], dest="patterns", help="only tests matching (unittest -k)")
     ap.add_argument("-v", action="store_true", help="verbose")
+    ap.add_argument("--gpus", default="", help="comma-separated ids of the binary's accelerators (ferryd-sim: sim:0)")
     ap.add_argument("--modules", default=",".join(MODULES),
                     help=f"comma-separated test modules (default: {','.join(MODULES)}; also: test_http)")
     args = ap.parse_args()
@@ -83,7 +84,8 @@ def main():
     if gen.returncode != 0:
         print("daemon_test: make_daemon_models.py failed", file=sys.stderr)
         return 1
-    CONFIG.update(ferryd=ferryd, models=models_tmp, source_dir=os.path.abspath(args.source_dir), keep=args.keep)
+    CONFIG.update(ferryd=ferryd, models=models_tmp, source_dir=os.path.abspath(args.source_dir), keep=args.keep,
+                  gpus=[g for g in args.gpus.split(",") if g])
 
     loader = unittest.TestLoader()
     if args.patterns:

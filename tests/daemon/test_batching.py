@@ -9,7 +9,7 @@ import re
 import threading
 import time
 
-from daemon_harness import DaemonCase, affine_expect, place_version
+from daemon_harness import CONFIG, DaemonCase, affine_expect, place_version
 
 BATCHING = "max_batch_size: 16\ndynamic_batching: {max_queue_delay_us: 20000}\n"
 
@@ -71,6 +71,13 @@ class BatchingTest(DaemonCase):
             self.assertGreater(metric(text, name, {}) or 0, 0, name)
         self.assertIsNotNone(metric(text, "ferry_model_memory_bytes",
                                     {"model": "affine", "version": "1", "device": "cpu", "kind": "weights"}))
+        # The instances' planned memory is on the device they run on: the CPU, or the GPU a model without
+        # instances in its config goes to.
+        device = CONFIG["gpus"][0] if CONFIG["gpus"] else "cpu"
+        self.assertGreater(metric(text, "ferry_model_memory_bytes", {"model": "affine", "version": "1",
+                                                                      "device": device,
+                                                                      "kind": "planned_intermediates"}) or 0, 0,
+                           device)
         self.assertIsNotNone(re.search(r'^ferry_queue_duration_seconds_count\{model="affine",version="1"\} \d+',
                                        text, re.M))
         after = self.get("/v2/models/affine/stats").json()["model_stats"][0]
@@ -115,7 +122,10 @@ class BatchingTest(DaemonCase):
         for cfg, code in [("dynamic_batching: {max_queue_delay_us: 10}\n", 400),  # needs max_batch_size
                           ("max_batch_size: 4\ndynamic_batching: {preferred_batch_sizes: [8]}\n", 400),
                           ("max_batch_size: 4\ninstances: [{kind: tpu, count: 1}]\n", 400),
-                          ("max_batch_size: 4\ninstances: [{kind: gpu, count: 1, gpus: [0]}]\n", 501)]:
+                          ("max_batch_size: 4\ninstances: [{kind: cpu, count: 1, gpus: [0]}]\n", 400),
+                          # Without a GPU, kind gpu is not implemented here (501); with n of them, gpu n is not one.
+                          (f"max_batch_size: 4\ninstances: [{{kind: gpu, count: 1, gpus: [{len(CONFIG['gpus'])}]}}]\n",
+                           400 if CONFIG["gpus"] else 501)]:
             r = self.req("PUT", "/v1/models/affine/config", cfg)
             self.assertError(r, code, what=cfg)
 

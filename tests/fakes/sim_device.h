@@ -30,6 +30,10 @@ struct SimDeviceOptions {
   int delay_us = 0;
 };
 
+// About half of the ops, chosen by name (an even sum of its characters): a device that runs these splits most
+// models between itself and the CPU, with copies both ways.
+bool SimSplitOps(const std::string& op);
+
 // Creates and registers a simulated device (DeviceRegistry::Global()); a device with the same id is returned
 // as is when already registered (tests in one process share it).
 const Device* RegisterSimDevice(const SimDeviceOptions& options);

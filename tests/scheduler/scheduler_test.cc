@@ -69,7 +69,8 @@ struct Backend {
 class FakeInstance : public Instance {
  public:
   FakeInstance(Backend* b, int index) : b_(b), index_(index) {}
-  Result<std::vector<Tensor>> Run(const std::vector<Tensor>& inputs, int) override {
+  Result<std::vector<Tensor>> Run(Batch& batch, int) override {
+    FERRY_ASSIGN_OR_RETURN(std::vector<Tensor> inputs, ConcatBatch(batch));
     {
       std::unique_lock<std::mutex> l(b_->mu);
       ++b_->running;
