@@ -1,0 +1,549 @@
+// The device seam itself: the CPU device, buffers, the registry, and the simulated device's memory, copies,
+// streams and events; then what the graph layer does with a device's memory (weights uploaded once per model,
+// planning that runs out of device memory). Expectations come from the contracts in the headers, not from our
+// own output.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "backends/cpu_device.h"
+#include "backends/device_registry.h"
+#include "graph/model.h"
+#include "graph/session.h"
+#include "tests/fakes/sim_device.h"
+
+namespace ferry {
+namespace {
+
+using testing::RegisterSimDevice;
+using testing::SimDeviceOptions;
+using testing::SimDeviceUsedBytes;
+
+constexpr size_t kMiB = size_t{1} << 20;
+
+bool AllBytesAre(const void* p, size_t n, unsigned char value) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  for (size_t i = 0; i < n; ++i)
+    if (b[i] != value) return false;
+  return true;
+}
+
+const Device* Sim(const std::string& id, size_t capacity = 64 * kMiB, int delay_us = 0) {
+  const Device* d = RegisterSimDevice(SimDeviceOptions{id, capacity, nullptr, delay_us});
+  EXPECT_NE(d, nullptr) << id;
+  return d;
+}
+
+TEST(CpuDeviceTest, IdentityAndMemoryAreSane) {
+  const Device& cpu = CpuDevice();
+  EXPECT_EQ(cpu.id(), "cpu");
+  EXPECT_EQ(cpu.type(), "cpu");
+  EXPECT_FALSE(cpu.name().empty());
+  EXPECT_EQ(cpu.location(), kHostLocation);
+  const DeviceMemoryInfo mem = cpu.memory();
+  EXPECT_GT(mem.total_bytes, 64 * kMiB);
+  EXPECT_GT(mem.free_bytes, 0u);
+  EXPECT_LE(mem.free_bytes, mem.total_bytes);
+  EXPECT_TRUE(cpu.capabilities().host_memory);
+  EXPECT_FALSE(cpu.capabilities().async);
+  const BufferType& bt = cpu.buffer_type();
+  EXPECT_EQ(&bt, &HostBufferType());
+  EXPECT_TRUE(bt.is_host());
+  EXPECT_EQ(bt.location(), kHostLocation);
+  EXPECT_GE(bt.alignment(), 64u);
+  EXPECT_EQ(bt.alignment() & (bt.alignment() - 1), 0u) << "alignment must be a power of two";
+  EXPECT_TRUE(cpu.kernels().HasOp("Conv"));
+  EXPECT_TRUE(cpu.kernels().HasOp("Relu"));
+  auto stream = cpu.CreateStream();
+  ASSERT_TRUE(stream.ok());
+  EXPECT_EQ(&(*stream)->device(), &cpu);
+  EXPECT_EQ((*stream)->native(), nullptr);
+}
+
+TEST(CpuDeviceTest, StreamCopiesAreDoneWhenTheCallReturns) {
+  auto stream = CpuDevice().CreateStream();
+  ASSERT_TRUE(stream.ok());
+  const std::vector<int> src = {1, 2, 3, 4, 5};
+  std::vector<int> dst(5, 0);
+  ASSERT_TRUE((*stream)->CopyToDevice(dst.data(), src.data(), sizeof(int) * 5).ok());
+  EXPECT_EQ(dst, src);  // synchronous: no Synchronize needed
+  auto event = CpuDevice().CreateEvent();
+  ASSERT_TRUE(event.ok());
+  EXPECT_TRUE((*event)->Synchronize().ok()) << "never recorded: OK at once";
+  EXPECT_TRUE((*stream)->Record(**event).ok());
+  EXPECT_TRUE((*event)->Synchronize().ok());
+  EXPECT_TRUE((*stream)->Synchronize().ok());
+}
+
+TEST(CpuDeviceTest, KernelsAnswerWhatTheyRun) {
+  KernelDef relu;
+  relu.op_type = "Relu";
+  relu.opset = 13;
+  relu.input_types = {DataType::kFloat};
+  relu.input_present = {true};
+  relu.input_constant = {false};
+  relu.num_outputs = 1;
+  EXPECT_TRUE(CpuDevice().Supports(relu).ok());
+  KernelDef unknown = relu;
+  unknown.op_type = "NoSuchOp";
+  EXPECT_EQ(CpuDevice().Supports(unknown).code(), StatusCode::kUnimplemented);
+  KernelDef other_domain = relu;
+  other_domain.domain = "com.example";
+  EXPECT_EQ(CpuDevice().Supports(other_domain).code(), StatusCode::kUnimplemented);
+  KernelDef fused = relu;
+  fused.activation.kind = ActivationKind::kRelu;  // Relu does not take an epilogue
+  EXPECT_EQ(CpuDevice().Supports(fused).code(), StatusCode::kUnimplemented);
+}
+
+TEST(BufferTest, HostBuffersAreAlignedZeroFilledAndMoveOnly) {
+  const BufferType& bt = HostBufferType();
+  auto a = bt.Allocate(1000, BufferUsage::kCompute);
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(static_cast<bool>(*a));
+  EXPECT_EQ(a->size(), 1000u);
+  EXPECT_EQ(a->usage(), BufferUsage::kCompute);
+  EXPECT_EQ(a->type(), &bt);
+  EXPECT_EQ(a->location(), kHostLocation);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a->data()) % bt.alignment(), 0u);
+  EXPECT_TRUE(AllBytesAre(a->data(), 1000, 0));
+
+  // Zero bytes still give a distinct, non-null buffer.
+  auto z1 = bt.Allocate(0, BufferUsage::kWeights);
+  auto z2 = bt.Allocate(0, BufferUsage::kWeights);
+  ASSERT_TRUE(z1.ok() && z2.ok());
+  EXPECT_NE(z1->data(), nullptr);
+  EXPECT_NE(z1->data(), z2->data());
+  EXPECT_EQ(z1->size(), 0u);
+
+  void* p = a->data();
+  Buffer moved(std::move(*a));
+  EXPECT_EQ(moved.data(), p);
+  EXPECT_EQ(moved.size(), 1000u);
+  EXPECT_EQ(a->data(), nullptr);  // NOLINT(bugprone-use-after-move): the contract says it is emptied
+  EXPECT_EQ(a->size(), 0u);
+  EXPECT_EQ(a->type(), nullptr);
+  EXPECT_FALSE(static_cast<bool>(*a));
+  EXPECT_EQ(a->location(), kHostLocation);
+
+  Buffer assigned;
+  EXPECT_FALSE(static_cast<bool>(assigned));
+  assigned = std::move(moved);
+  EXPECT_EQ(assigned.data(), p);
+  assigned = std::move(assigned);  // self-move keeps it
+  EXPECT_EQ(assigned.data(), p);
+}
+
+TEST(BufferTest, DeviceBuffersGoBackToTheirTypeWhenDestroyedOrReplaced) {
+  const Device* sim = Sim("sim:buffers", 16 * kMiB);
+  ASSERT_NE(sim, nullptr);
+  const size_t base = SimDeviceUsedBytes(*sim);
+  const BufferType& bt = sim->buffer_type();
+  EXPECT_FALSE(bt.is_host());
+  EXPECT_EQ(bt.location(), sim->location());
+  EXPECT_GE(bt.alignment(), 64u);
+  {
+    auto a = bt.Allocate(3000, BufferUsage::kCompute);
+    ASSERT_TRUE(a.ok());
+    EXPECT_EQ(a->location(), sim->location());
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(a->data()) % bt.alignment(), 0u);
+    EXPECT_GE(SimDeviceUsedBytes(*sim), base + 3000);
+    auto b = bt.Allocate(5000, BufferUsage::kWeights);
+    ASSERT_TRUE(b.ok());
+    const size_t both = SimDeviceUsedBytes(*sim);
+    *a = std::move(*b);  // a's old allocation is returned now
+    EXPECT_LT(SimDeviceUsedBytes(*sim), both);
+    EXPECT_GE(SimDeviceUsedBytes(*sim), base + 5000);
+  }
+  EXPECT_EQ(SimDeviceUsedBytes(*sim), base);
+}
+
+// A device the test makes itself, for the registry's duplicate check.
+class NamedDevice final : public Device {
+ public:
+  explicit NamedDevice(std::string id) : id_(std::move(id)) {}
+  std::string_view id() const override { return id_; }
+  std::string_view type() const override { return "named"; }
+  std::string name() const override { return id_; }
+  DeviceMemoryInfo memory() const override { return {}; }
+  DeviceCapabilities capabilities() const override { return {}; }
+  const BufferType& buffer_type() const override { return HostBufferType(); }
+  Result<std::unique_ptr<Stream>> CreateStream() const override { return Unimplemented("no streams"); }
+  Result<std::unique_ptr<Event>> CreateEvent() const override { return Unimplemented("no events"); }
+  const KernelTable& kernels() const override { return table_; }
+
+ private:
+  std::string id_;
+  KernelTable table_;
+};
+
+TEST(DeviceRegistryTest, CpuFirstThenEachDeviceItsOwnOrdinal) {
+  DeviceRegistry& r = DeviceRegistry::Global();
+  EXPECT_EQ(r.Get(kHostLocation), &CpuDevice());
+  EXPECT_EQ(r.Find("cpu"), &CpuDevice());
+  ASSERT_FALSE(r.All().empty());
+  EXPECT_EQ(r.All()[0], &CpuDevice());
+  EXPECT_EQ(r.Get(-1), nullptr);
+  EXPECT_EQ(r.Find("no-such-device"), nullptr);
+
+  const size_t before = r.All().size();
+  EXPECT_EQ(r.Get(static_cast<Location>(before)), nullptr);
+  const Device* sim = Sim("sim:registry");
+  ASSERT_NE(sim, nullptr);
+  EXPECT_EQ(sim->location(), static_cast<Location>(before));
+  EXPECT_EQ(r.Get(sim->location()), sim);
+  EXPECT_EQ(r.Find("sim:registry"), sim);
+  EXPECT_EQ(r.All().size(), before + 1);
+  EXPECT_EQ(r.All().back(), sim);
+  EXPECT_EQ(sim->type(), "sim");
+
+  // The test helper returns the device already registered under an id; the registry itself refuses a second.
+  EXPECT_EQ(Sim("sim:registry"), sim);
+  EXPECT_EQ(r.All().size(), before + 1);
+  auto again = r.Register(std::make_shared<NamedDevice>("sim:registry"));
+  EXPECT_EQ(again.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.All().size(), before + 1);
+
+  auto named = r.Register(std::make_shared<NamedDevice>("named:0"));
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ((*named)->location(), static_cast<Location>(before + 1));
+  EXPECT_EQ(r.Find("named:0"), *named);
+}
+
+TEST(SimDeviceTest, AllocationBeyondCapacityIsResourceExhausted) {
+  const Device* sim = Sim("sim:capacity", 1 * kMiB);
+  ASSERT_NE(sim, nullptr);
+  EXPECT_EQ(sim->memory().total_bytes, 1 * kMiB);
+  EXPECT_EQ(sim->memory().free_bytes, 1 * kMiB);
+  EXPECT_TRUE(sim->capabilities().async);
+  EXPECT_FALSE(sim->capabilities().host_memory);
+
+  auto huge = sim->buffer_type().Allocate(2 * kMiB, BufferUsage::kCompute);
+  EXPECT_EQ(huge.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(SimDeviceUsedBytes(*sim), 0u);
+  {
+    auto a = sim->buffer_type().Allocate(600 * 1024, BufferUsage::kWeights);
+    ASSERT_TRUE(a.ok());
+    EXPECT_GE(SimDeviceUsedBytes(*sim), 600u * 1024);
+    EXPECT_EQ(sim->memory().free_bytes, 1 * kMiB - SimDeviceUsedBytes(*sim));
+    auto b = sim->buffer_type().Allocate(600 * 1024, BufferUsage::kCompute);
+    EXPECT_EQ(b.status().code(), StatusCode::kResourceExhausted) << "two 600 KiB buffers in 1 MiB";
+    EXPECT_NE(b.status().message().find("614400"), std::string::npos) << b.status().ToString();
+  }
+  EXPECT_EQ(SimDeviceUsedBytes(*sim), 0u);
+  auto again = sim->buffer_type().Allocate(1 * kMiB, BufferUsage::kCompute);  // all of it is back
+  EXPECT_TRUE(again.ok());
+}
+
+TEST(SimDeviceTest, CopiesRefusePointersOnTheWrongSide) {
+  const Device* sim = Sim("sim:copies");
+  ASSERT_NE(sim, nullptr);
+  auto dev = sim->buffer_type().Allocate(64, BufferUsage::kCompute);
+  auto dev2 = sim->buffer_type().Allocate(64, BufferUsage::kCompute);
+  ASSERT_TRUE(dev.ok() && dev2.ok());
+  std::vector<char> host(64), host2(64);
+  auto stream = sim->CreateStream();
+  ASSERT_TRUE(stream.ok());
+  Stream& s = **stream;
+  EXPECT_FALSE(s.CopyToDevice(host2.data(), host.data(), 64).ok()) << "destination is host memory";
+  EXPECT_FALSE(s.CopyToDevice(dev->data(), dev2->data(), 64).ok()) << "source is device memory";
+  // Past the end of the allocation. The simulated heap checks at its 256-byte granularity (as cudaMalloc rounds),
+  // so an overrun within the rounding (65 of 64 bytes) is not caught; one past it is.
+  std::vector<char> big(300);
+  EXPECT_FALSE(s.CopyToDevice(dev->data(), big.data(), 300).ok()) << "past the end of the allocation";
+  EXPECT_FALSE(s.CopyToHost(host.data(), host2.data(), 64).ok()) << "source is host memory";
+  EXPECT_FALSE(s.CopyToHost(dev2->data(), dev->data(), 64).ok()) << "destination is device memory";
+  EXPECT_FALSE(s.CopyOnDevice(dev->data(), host.data(), 64).ok()) << "source is host memory";
+  EXPECT_FALSE(s.CopyOnDevice(host.data(), dev->data(), 64).ok()) << "destination is host memory";
+  EXPECT_TRUE(s.CopyOnDevice(dev->data(), dev2->data(), 64).ok());
+  EXPECT_TRUE(s.Synchronize().ok());
+}
+
+TEST(SimDeviceTest, AsyncCopyIsVisibleOnlyAfterSynchronize) {
+  const Device* sim = Sim("sim:async", 64 * kMiB, /*delay_us=*/100'000);
+  ASSERT_NE(sim, nullptr);
+  auto dev = sim->buffer_type().Allocate(256, BufferUsage::kCompute);
+  ASSERT_TRUE(dev.ok());
+  auto stream = sim->CreateStream();
+  ASSERT_TRUE(stream.ok());
+  Stream& s = **stream;
+
+  // New device memory is poisoned (0xFF), as the header says: read it back through the stream.
+  std::vector<unsigned char> host(256, 0x11);
+  ASSERT_TRUE(s.CopyToHost(host.data(), dev->data(), 256).ok());
+  EXPECT_TRUE(AllBytesAre(host.data(), 256, 0x11)) << "the copy ran before its delay";
+  ASSERT_TRUE(s.Synchronize().ok());
+  EXPECT_TRUE(AllBytesAre(host.data(), 256, 0xFF));
+
+  std::vector<unsigned char> src(256);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i);
+  std::fill(host.begin(), host.end(), 0x11);
+  ASSERT_TRUE(s.CopyToDevice(dev->data(), src.data(), 256).ok());
+  ASSERT_TRUE(s.CopyToHost(host.data(), dev->data(), 256).ok());
+  EXPECT_TRUE(AllBytesAre(host.data(), 256, 0x11)) << "visible before Synchronize";
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(s.Synchronize().ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(150)) << "two delayed items";
+  EXPECT_EQ(host, src);
+}
+
+TEST(SimDeviceTest, EventsOrderWorkAcrossStreams) {
+  const Device* sim = Sim("sim:events", 64 * kMiB, /*delay_us=*/40'000);
+  ASSERT_NE(sim, nullptr);
+  auto buf = sim->buffer_type().Allocate(64, BufferUsage::kCompute);
+  auto scratch = sim->buffer_type().Allocate(64, BufferUsage::kCompute);
+  ASSERT_TRUE(buf.ok() && scratch.ok());
+  auto a = sim->CreateStream();
+  auto b = sim->CreateStream();
+  auto event = sim->CreateEvent();
+  ASSERT_TRUE(a.ok() && b.ok() && event.ok());
+  std::vector<unsigned char> src(64, 0x5A), dst(64, 0);
+
+  // Stream a writes `buf` after four other delayed items (~200 ms); stream b reads it after waiting on a's event.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE((*a)->CopyToDevice(scratch->data(), src.data(), 64).ok());
+  ASSERT_TRUE((*a)->CopyToDevice(buf->data(), src.data(), 64).ok());
+  ASSERT_TRUE((*a)->Record(**event).ok());
+  ASSERT_TRUE((*b)->Wait(**event).ok());
+  ASSERT_TRUE((*b)->CopyToHost(dst.data(), buf->data(), 64).ok());
+  ASSERT_TRUE((*b)->Synchronize().ok());
+  EXPECT_EQ(dst, src) << "b read buf before a's event";
+  ASSERT_TRUE((*event)->Synchronize().ok());
+  ASSERT_TRUE((*a)->Synchronize().ok());
+
+  // The same without the wait reads what buf held before (a's compute memory was poisoned at its Synchronize):
+  // the event is what orders the two streams.
+  std::vector<unsigned char> early(64, 0);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE((*a)->CopyToDevice(scratch->data(), src.data(), 64).ok());
+  ASSERT_TRUE((*a)->CopyToDevice(buf->data(), src.data(), 64).ok());
+  ASSERT_TRUE((*b)->CopyToHost(early.data(), buf->data(), 64).ok());
+  ASSERT_TRUE((*b)->Synchronize().ok());
+  EXPECT_TRUE(AllBytesAre(early.data(), 64, 0xFF));
+  ASSERT_TRUE((*a)->Synchronize().ok());
+}
+
+// x [n] float, indices [k] int64 -> Gather -> y: a kernel whose failure shows only when it runs (a bad index).
+std::shared_ptr<const Model> GatherModel() {
+  Graph g;
+  g.opset = 13;
+  g.opsets[""] = 13;
+  int x = g.AddValue("x");
+  g.values[x].dtype = DataType::kFloat;
+  g.values[x].has_shape = true;
+  g.values[x].shape = {Dim{5, ""}};
+  int i = g.AddValue("i");
+  g.values[i].dtype = DataType::kInt64;
+  g.values[i].has_shape = true;
+  g.values[i].shape = {Dim{3, ""}};
+  g.inputs = {x, i};
+  Node n;
+  n.name = "gather";
+  n.op_type = "Gather";
+  n.inputs = {x, i};
+  n.outputs = {g.AddValue("y")};
+  g.nodes.push_back(n);
+  g.outputs = {n.outputs[0]};
+  auto m = Model::FromGraph(std::move(g), OnnxModelInfo{});
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? *m : nullptr;
+}
+
+TEST(SimDeviceTest, ErrorsOfQueuedWorkComeOutOfSynchronize) {
+  const Device* sim = Sim("sim:errors", 64 * kMiB, /*delay_us=*/20'000);
+  ASSERT_NE(sim, nullptr);
+  KernelDef def;
+  def.op_type = "Gather";
+  def.opset = 13;
+  def.input_types = {DataType::kFloat, DataType::kInt64};
+  def.input_present = {true, true};
+  def.input_constant = {false, false};
+  def.num_outputs = 1;
+  auto kernel = sim->CreateKernel(def);
+  ASSERT_TRUE(kernel.ok()) << kernel.status().ToString();
+  KernelContext ctx;
+  ctx.inputs_ = {TensorView{DataType::kFloat, {5}}, TensorView{DataType::kInt64, {3}}};
+  ctx.present_ = {true, true};
+  ctx.outputs_.resize(1);
+  ASSERT_TRUE((*kernel)->Prepare(ctx).ok());
+  ASSERT_EQ(ctx.outputs_[0].shape, (Shape{3}));
+
+  auto x = sim->buffer_type().Allocate(5 * sizeof(float), BufferUsage::kCompute);
+  auto idx = sim->buffer_type().Allocate(3 * sizeof(int64_t), BufferUsage::kCompute);
+  auto y = sim->buffer_type().Allocate(3 * sizeof(float), BufferUsage::kCompute);
+  auto stream = sim->CreateStream();
+  ASSERT_TRUE(x.ok() && idx.ok() && y.ok() && stream.ok());
+  const std::vector<float> xs = {10, 11, 12, 13, 14};
+  const std::vector<int64_t> bad = {0, 7, 1};
+  ASSERT_TRUE((*stream)->CopyToDevice(x->data(), xs.data(), 5 * sizeof(float)).ok());
+  ASSERT_TRUE((*stream)->CopyToDevice(idx->data(), bad.data(), 3 * sizeof(int64_t)).ok());
+  ctx.inputs_[0].data = x->data();
+  ctx.inputs_[1].data = idx->data();
+  ctx.outputs_[0].data = y->data();
+  ctx.stream_ = (*stream)->native();
+  EXPECT_TRUE((*kernel)->Compute(ctx).ok()) << "queued: the bad index is not seen yet";
+  Status s = (*stream)->Synchronize();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("out of range"), std::string::npos) << s.ToString();
+  EXPECT_TRUE((*stream)->Synchronize().ok()) << "an error is reported once";
+
+  // A kernel given host memory where the placement says device memory fails at once, naming it.
+  std::vector<float> host_x(xs);
+  ctx.inputs_[0].data = host_x.data();
+  EXPECT_FALSE((*kernel)->Compute(ctx).ok());
+  ctx.inputs_[0].data = x->data();
+  ctx.stream_ = nullptr;
+  EXPECT_FALSE((*kernel)->Compute(ctx).ok()) << "no stream";
+}
+
+TEST(SimDeviceTest, SessionReportsAQueuedKernelsErrorAndRecovers) {
+  const Device* sim = Sim("sim:session-errors", 64 * kMiB, /*delay_us=*/1000);
+  ASSERT_NE(sim, nullptr);
+  auto model = GatherModel();
+  ASSERT_NE(model, nullptr);
+  SessionOptions o;
+  o.devices = {sim};
+  Session session(model, o);
+  const Tensor x = Tensor::FromVector<float>({5}, {10, 11, 12, 13, 14});
+  auto bad = session.Run(std::vector<Tensor>{x, Tensor::FromVector<int64_t>({3}, {0, 9, 1})});
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument) << bad.status().ToString();
+  auto good = session.Run(std::vector<Tensor>{x, Tensor::FromVector<int64_t>({3}, {4, -5, 2})});
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ((*good)[0].as<float>()[0], 14.f);
+  EXPECT_EQ((*good)[0].as<float>()[1], 10.f);
+  EXPECT_EQ((*good)[0].as<float>()[2], 12.f);
+  auto plan = session.PlanFor({x.view(), TensorView{DataType::kInt64, {3}}});
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ((*plan)->steps.size(), 4u) << "two copies in, the kernel, one copy out";
+  EXPECT_EQ((*plan)->copies, 3);
+}
+
+// x [B, 64] -> MatMul(W [64, 32] constant) -> y
+Result<std::shared_ptr<const Model>> LoadMatMul(const ModelOptions& options, int64_t k, int64_t n) {
+  Graph g;
+  g.opset = 13;
+  g.opsets[""] = 13;
+  int x = g.AddValue("x");
+  g.values[x].dtype = DataType::kFloat;
+  g.values[x].has_shape = true;
+  g.values[x].shape = {Dim{-1, "batch"}, Dim{k, ""}};
+  g.inputs.push_back(x);
+  std::vector<float> w(static_cast<size_t>(k * n));
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i % 7) - 3.f;
+  int wv = g.AddValue("w");
+  g.values[wv].dtype = DataType::kFloat;
+  g.initializers[wv] = Tensor::FromVector<float>({k, n}, w);
+  Node mm;
+  mm.name = "matmul";
+  mm.op_type = "MatMul";
+  mm.inputs = {x, wv};
+  mm.outputs = {g.AddValue("y")};
+  g.nodes.push_back(mm);
+  g.outputs.push_back(mm.outputs[0]);
+  return Model::FromGraph(std::move(g), OnnxModelInfo{}, options);
+}
+
+std::shared_ptr<const Model> MatMulModel(const ModelOptions& options, int64_t k = 64, int64_t n = 32) {
+  auto m = LoadMatMul(options, k, n);
+  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  return m.ok() ? *m : nullptr;
+}
+
+size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+TEST(WeightsOnDeviceTest, EachWeightIsUploadedOncePerModelAcrossSessionsAndPlans) {
+  const Device* sim = Sim("sim:weights", 64 * kMiB);
+  ASSERT_NE(sim, nullptr);
+  const size_t base = SimDeviceUsedBytes(*sim);
+  const size_t w_bytes = 64 * 32 * sizeof(float);
+  {
+    ModelOptions mo;
+    mo.devices = {sim};
+    auto model = MatMulModel(mo);
+    ASSERT_NE(model, nullptr);
+    // Loading made a trial plan on the device: the weight is there once already.
+    EXPECT_EQ(model->WeightsOn(*sim)->bytes(), w_bytes);
+    EXPECT_EQ(SimDeviceUsedBytes(*sim), base + RoundUp(w_bytes, 256));
+
+    Session s1(model, SessionOptions{});
+    Session s2(model, SessionOptions{});
+    const Tensor x1 = Tensor::FromVector<float>({1, 64}, std::vector<float>(64, 1.f));
+    const Tensor x8 = Tensor::FromVector<float>({8, 64}, std::vector<float>(8 * 64, 0.5f));
+    auto a = s1.Run({x1});
+    auto b = s2.Run({x8});
+    auto c = s1.Run({x8});  // a second plan in s1
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    // Column j of W sums to sum_i ((i*32 + j) % 7 - 3); check one answer by hand: y[0][0] = sum_i w[i][0].
+    float want = 0;
+    for (int i = 0; i < 64; ++i) want += static_cast<float>((i * 32) % 7) - 3.f;
+    EXPECT_EQ((*a)[0].as<float>()[0], want);
+    EXPECT_EQ((*b)[0].as<float>()[0], want * 0.5f);
+
+    auto p1 = s1.PlanFor({x1.view()});
+    auto p2 = s2.PlanFor({x8.view()});
+    auto p3 = s1.PlanFor({x8.view()});
+    ASSERT_TRUE(p1.ok() && p2.ok() && p3.ok());
+    ASSERT_EQ((*p1)->weights.count(sim->location()), 1u);
+    EXPECT_EQ((*p1)->weights.at(sim->location()), (*p2)->weights.at(sim->location())) << "one store per model";
+    EXPECT_EQ((*p1)->weights.at(sim->location()), (*p3)->weights.at(sim->location()));
+    EXPECT_EQ((*p1)->weights.at(sim->location())->bytes(), w_bytes);
+    EXPECT_TRUE((*p1)->plan_constants.empty());
+    EXPECT_EQ((*p1)->weight_bytes(sim->location()), w_bytes);
+    EXPECT_EQ((*p1)->weight_bytes(kHostLocation), w_bytes) << "the host copy stays the kernel-independent source";
+    // The device holds the weight once, plus each session's arena.
+    EXPECT_EQ(SimDeviceUsedBytes(*sim), base + RoundUp(w_bytes, 256) + RoundUp(s1.arena_bytes(sim->location()), 256) +
+                                            RoundUp(s2.arena_bytes(sim->location()), 256));
+
+    // A second model of the same graph has its own copy.
+    auto other = MatMulModel(mo);
+    ASSERT_NE(other, nullptr);
+    EXPECT_NE(other->WeightsOn(*sim), model->WeightsOn(*sim));
+    EXPECT_EQ(other->WeightsOn(*sim)->bytes(), w_bytes);
+  }
+  EXPECT_EQ(SimDeviceUsedBytes(*sim), base) << "every weight and arena goes back with its model and sessions";
+}
+
+TEST(WeightsOnDeviceTest, ADeviceTooSmallForTheWeightsFailsPlanningCleanly) {
+  const Device* tiny = Sim("sim:tiny", 4096);
+  ASSERT_NE(tiny, nullptr);
+  {
+    auto model = MatMulModel(ModelOptions{}, 128, 64);  // a 32 KiB weight
+    ASSERT_NE(model, nullptr);
+    SessionOptions o;
+    o.devices = {tiny};
+    Session session(model, o);
+    const Tensor x = Tensor::FromVector<float>({2, 128}, std::vector<float>(256, 1.f));
+    auto plan = session.PlanFor({x.view()});
+    EXPECT_EQ(plan.status().code(), StatusCode::kResourceExhausted) << plan.status().ToString();
+    auto run = session.Run({x});
+    EXPECT_EQ(run.status().code(), StatusCode::kResourceExhausted) << run.status().ToString();
+    EXPECT_EQ(SimDeviceUsedBytes(*tiny), 0u) << "a failed plan leaves nothing on the device";
+  }
+  // Preferred at load: the trial plan cannot upload the weight, and loading says so.
+  ModelOptions mo;
+  mo.devices = {tiny};
+  auto loaded = LoadMatMul(mo, 128, 64);
+  EXPECT_EQ(loaded.status().code(), StatusCode::kResourceExhausted) << loaded.status().ToString();
+  EXPECT_EQ(SimDeviceUsedBytes(*tiny), 0u);
+}
+
+TEST(WeightsOnDeviceTest, ADeviceTooSmallForTheArenaFailsTheRunCleanly) {
+  const Device* small = Sim("sim:small-arena", 16 * 1024);
+  ASSERT_NE(small, nullptr);
+  auto model = MatMulModel(ModelOptions{}, 16, 8);  // a 512-byte weight fits
+  ASSERT_NE(model, nullptr);
+  SessionOptions o;
+  o.devices = {small};
+  Session session(model, o);
+  const Tensor big = Tensor::FromVector<float>({1024, 16}, std::vector<float>(1024 * 16, 1.f));  // 64 KiB in
+  auto run = session.Run({big});
+  EXPECT_EQ(run.status().code(), StatusCode::kResourceExhausted) << run.status().ToString();
+  // A batch that fits still runs on the same session.
+  const Tensor one = Tensor::FromVector<float>({1, 16}, std::vector<float>(16, 1.f));
+  auto ok = session.Run({one});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ((*ok)[0].shape(), (Shape{1, 8}));
+}
+
+}  // namespace
+}  // namespace ferry
