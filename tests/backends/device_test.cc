@@ -449,6 +449,12 @@ std::shared_ptr<const Model> MatMulModel(const ModelOptions& options, int64_t k 
   return m.ok() ? *m : nullptr;
 }
 
+Attributes A(std::initializer_list<std::pair<const char*, AttributeValue>> list) {
+  Attributes a;
+  for (const auto& [k, v] : list) a.Set(k, v);
+  return a;
+}
+
 size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 TEST(WeightsOnDeviceTest, EachWeightIsUploadedOncePerModelAcrossSessionsAndPlans) {
@@ -545,5 +551,157 @@ TEST(WeightsOnDeviceTest, ADeviceTooSmallForTheArenaFailsTheRunCleanly) {
   EXPECT_EQ((*ok)[0].shape(), (Shape{1, 8}));
 }
 
+// One-input chains for session-level checks: x -> op0 -> op1 -> ... -> y, all float (Gather/Cast named below).
+struct Chain {
+  Graph g;
+  explicit Chain(std::vector<Dim> x_shape) {
+    g.opset = 13;
+    g.opsets[""] = 13;
+    const int x = g.AddValue("x");
+    g.values[x].dtype = DataType::kFloat;
+    g.values[x].has_shape = true;
+    g.values[x].shape = std::move(x_shape);
+    g.inputs.push_back(x);
+    last = x;
+  }
+  int Then(const std::string& op, std::vector<int> extra = {}, Attributes attrs = {}) {
+    Node n;
+    n.name = op + std::to_string(g.nodes.size());
+    n.op_type = op;
+    n.attrs = std::move(attrs);
+    n.inputs = {last};
+    for (int v : extra) n.inputs.push_back(v);
+    last = g.AddValue("v" + std::to_string(g.nodes.size()));
+    n.outputs = {last};
+    g.nodes.push_back(std::move(n));
+    return last;
+  }
+  int Input(const std::string& name, DataType t, std::vector<Dim> shape) {
+    const int v = g.AddValue(name);
+    g.values[v].dtype = t;
+    g.values[v].has_shape = true;
+    g.values[v].shape = std::move(shape);
+    g.inputs.push_back(v);
+    return v;
+  }
+  std::shared_ptr<const Model> Load() {
+    g.outputs = {last};
+    ModelOptions o;
+    o.optimize = false;
+    auto m = Model::FromGraph(g, OnnxModelInfo{}, o);
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return m.ok() ? *m : nullptr;
+  }
+  int last = -1;
+};
+
+TEST(SessionOnDeviceTest, EmptyBatchesRunOnTheDevice) {
+  const Device* sim = Sim("sim:empty", 64 * kMiB, 1000);
+  ASSERT_NE(sim, nullptr);
+  Chain c({Dim{-1, "batch"}, Dim{7, ""}});
+  c.Then("Relu");
+  c.Then("Exp");
+  auto model = c.Load();
+  ASSERT_NE(model, nullptr);
+  SessionOptions o;
+  o.devices = {sim};
+  Session session(model, o);
+  auto empty = session.Run({Tensor::Allocate(DataType::kFloat, {0, 7}).value()});
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_EQ((*empty)[0].shape(), (Shape{0, 7}));
+  auto one = session.Run({Tensor::FromVector<float>({1, 7}, std::vector<float>(7, 0.f))});
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ((*one)[0].as<float>()[3], 1.f);  // exp(relu(0))
+}
+
+TEST(SessionOnDeviceTest, SessionsOnOneDeviceRunInParallel) {
+  const Device* sim = Sim("sim:parallel", 256 * kMiB, 200);
+  ASSERT_NE(sim, nullptr);
+  ModelOptions mo;
+  mo.devices = {sim};
+  auto model = MatMulModel(mo);
+  ASSERT_NE(model, nullptr);
+  const Tensor x = Tensor::FromVector<float>({4, 64}, std::vector<float>(4 * 64, 1.f));
+  Session reference(model, SessionOptions{.devices = {&CpuDevice()}});
+  auto want = reference.Run({x});
+  ASSERT_TRUE(want.ok());
+  std::vector<std::thread> workers;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&, t] {
+      Session s(model, SessionOptions{});
+      for (int i = 0; i < 20; ++i) {
+        auto got = s.Run({x});
+        if (!got.ok() || std::memcmp((*got)[0].data(), (*want)[0].data(), (*want)[0].nbytes()) != 0) ++mismatches[t];
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(mismatches[t], 0) << "worker " << t;
+  EXPECT_EQ(model->WeightsOn(*sim)->bytes(), 64u * 32 * sizeof(float)) << "four sessions, one upload";
+}
+
+// A device kernel fails at run time (a bad index); the host step after it reads its (poisoned) output through a
+// waited copy. The run must fail, and the error should name the device kernel's cause.
+TEST(SessionOnDeviceTest, ADeviceKernelsErrorIsTheRunsError) {
+  const Device* sim = RegisterSimDevice(
+      SimDeviceOptions{"sim:gather-only", 64 * kMiB, [](const std::string& op) { return op == "Gather"; }, 1000});
+  ASSERT_NE(sim, nullptr);
+  Chain c({Dim{5, ""}});
+  const int idx = c.Input("i", DataType::kInt64, {Dim{3, ""}});
+  c.Then("Gather", {idx});                      // on the device
+  c.Then("Cast", {}, A({{"to", int64_t{7}}}));  // on the CPU: floats -> int64 indices
+  // y = GatherElements(x, Cast(Gather(x, i))), on the CPU: it reads indices the device made.
+  Node n;
+  n.name = "gather_elements";
+  n.op_type = "GatherElements";
+  n.inputs = {c.g.inputs[0], c.last};
+  c.last = c.g.AddValue("y");
+  n.outputs = {c.last};
+  c.g.nodes.push_back(n);
+  auto model = c.Load();
+  ASSERT_NE(model, nullptr);
+  SessionOptions o;
+  o.devices = {sim};
+  Session session(model, o);
+  const Tensor x = Tensor::FromVector<float>({5}, {0, 1, 2, 3, 4});
+  auto good = session.Run(std::vector<Tensor>{x, Tensor::FromVector<int64_t>({3}, {4, 0, 2})});
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ((*good)[0].as<float>()[0], 4.f);
+  auto bad = session.Run(std::vector<Tensor>{x, Tensor::FromVector<int64_t>({3}, {4, 99, 2})});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("99"), std::string::npos)
+      << "the first failure (index 99 in the first Gather) should be the one reported; got: "
+      << bad.status().ToString();
+}
+
+TEST(SessionOnDeviceTest, ManyPlansAndReserveKeepDeviceMemoryBounded) {
+  const Device* sim = Sim("sim:plans", 64 * kMiB);
+  ASSERT_NE(sim, nullptr);
+  const size_t base = SimDeviceUsedBytes(*sim);
+  {
+    Chain c({Dim{-1, "batch"}, Dim{16, ""}});
+    c.Then("Sigmoid");
+    c.Then("Neg");
+    auto model = c.Load();
+    ASSERT_NE(model, nullptr);
+    SessionOptions o;
+    o.devices = {sim};
+    Session session(model, o);
+    ASSERT_TRUE(session.Reserve({TensorView{DataType::kFloat, {256, 16}}}).ok());
+    const size_t reserved = SimDeviceUsedBytes(*sim) - base;
+    EXPECT_EQ(reserved, RoundUp(session.arena_bytes(sim->location()), 256));
+    EXPECT_GE(session.arena_bytes(sim->location()), 2 * 256 * 16 * sizeof(float)) << "x and one value at least";
+    // More shapes than a session keeps plans for; every run below the reserved size allocates nothing new.
+    for (int64_t b = 1; b <= static_cast<int64_t>(Session::kMaxPlans) + 8; ++b) {
+      const Tensor x = Tensor::FromVector<float>({b, 16}, std::vector<float>(static_cast<size_t>(b) * 16, 0.f));
+      auto y = session.Run({x});
+      ASSERT_TRUE(y.ok()) << y.status().ToString();
+      EXPECT_EQ((*y)[0].as<float>()[static_cast<size_t>(b) * 16 - 1], -0.5f) << "batch " << b;
+    }
+    EXPECT_EQ(SimDeviceUsedBytes(*sim) - base, reserved);
+  }
+  EXPECT_EQ(SimDeviceUsedBytes(*sim), base);
+}
 }  // namespace
 }  // namespace ferry
