@@ -703,5 +703,61 @@ TEST(SessionOnDeviceTest, ManyPlansAndReserveKeepDeviceMemoryBounded) {
   }
   EXPECT_EQ(SimDeviceUsedBytes(*sim), base);
 }
+
+// y = x + Cast(Shape(x)): Shape and Cast are computed while planning, so the Add on the device reads a constant
+// made for this plan alone (uploaded per plan, not into the model's weight store), and it changes with the batch.
+TEST(SessionOnDeviceTest, ConstantsMadeWhilePlanningAreUploadedPerPlan) {
+  const Device* sim = Sim("sim:plan-constants", 64 * kMiB, 500);
+  ASSERT_NE(sim, nullptr);
+  const size_t base = SimDeviceUsedBytes(*sim);
+  {
+    Chain c({Dim{-1, "batch"}, Dim{2, ""}});
+    const int x = c.last;
+    c.Then("Shape");
+    c.Then("Cast", {}, A({{"to", int64_t{1}}}));
+    const int shape = c.last;
+    c.last = x;
+    c.Then("Add", {shape});
+    auto model = c.Load();
+    ASSERT_NE(model, nullptr);
+    SessionOptions o;
+    o.devices = {sim};
+    Session session(model, o);
+    for (int64_t batch : {2, 5, 2}) {
+      const Tensor in = Tensor::FromVector<float>({batch, 2}, std::vector<float>(static_cast<size_t>(batch) * 2, 1.f));
+      auto y = session.Run({in});
+      ASSERT_TRUE(y.ok()) << y.status().ToString();
+      for (int64_t i = 0; i < batch; ++i) {
+        EXPECT_EQ((*y)[0].as<float>()[i * 2 + 0], 1.f + static_cast<float>(batch)) << "batch " << batch;
+        EXPECT_EQ((*y)[0].as<float>()[i * 2 + 1], 3.f) << "batch " << batch;
+      }
+      auto plan = session.PlanFor({in.view()});
+      ASSERT_TRUE(plan.ok());
+      EXPECT_EQ((*plan)->folded_nodes, 2);
+      ASSERT_EQ((*plan)->plan_constants.size(), 1u);
+      EXPECT_EQ((*plan)->plan_constants[0].size(), 2 * sizeof(float));
+      EXPECT_EQ((*plan)->plan_constants[0].location(), sim->location());
+      EXPECT_EQ(model->WeightsOn(*sim)->bytes(), 0u) << "the model has no initializers";
+    }
+  }
+  EXPECT_EQ(SimDeviceUsedBytes(*sim), base);
+}
+
+// A device that was never registered (location -1; e.g. a backend that kept its device after Register refused a
+// duplicate id) in a preference list. Expected: a clean error. Today Session::Bind dereferences
+// DeviceRegistry::Get(-1) == nullptr and the process dies with SIGSEGV (reported; enable once fixed).
+TEST(SessionOnDeviceTest, DISABLED_AnUnregisteredDeviceIsRefusedNotACrash) {
+  std::shared_ptr<Device> stray = MakeCpuDevice();  // runs every op; never registered
+  ASSERT_EQ(stray->location(), -1);
+  Chain c({Dim{4, ""}});
+  c.Then("Relu");
+  auto model = c.Load();
+  ASSERT_NE(model, nullptr);
+  SessionOptions o;
+  o.devices = {stray.get()};
+  Session session(model, o);
+  auto y = session.Run({Tensor::FromVector<float>({4}, {1, -2, 3, -4})});
+  EXPECT_EQ(y.status().code(), StatusCode::kInvalidArgument) << y.status().ToString();
+}
 }  // namespace
 }  // namespace ferry
