@@ -188,28 +188,32 @@ TEST(DeviceRegistryTest, CpuFirstThenEachDeviceItsOwnOrdinal) {
   EXPECT_EQ(r.Get(-1), nullptr);
   EXPECT_EQ(r.Find("no-such-device"), nullptr);
 
+  // Fresh ids, so the test also holds when repeated in one process (--gtest_repeat).
+  static int round = 0;
+  ++round;
+  const std::string id = "sim:registry-" + std::to_string(round), named_id = "named:" + std::to_string(round);
   const size_t before = r.All().size();
   EXPECT_EQ(r.Get(static_cast<Location>(before)), nullptr);
-  const Device* sim = Sim("sim:registry");
+  const Device* sim = Sim(id);
   ASSERT_NE(sim, nullptr);
   EXPECT_EQ(sim->location(), static_cast<Location>(before));
   EXPECT_EQ(r.Get(sim->location()), sim);
-  EXPECT_EQ(r.Find("sim:registry"), sim);
+  EXPECT_EQ(r.Find(id), sim);
   EXPECT_EQ(r.All().size(), before + 1);
   EXPECT_EQ(r.All().back(), sim);
   EXPECT_EQ(sim->type(), "sim");
 
   // The test helper returns the device already registered under an id; the registry itself refuses a second.
-  EXPECT_EQ(Sim("sim:registry"), sim);
+  EXPECT_EQ(Sim(id), sim);
   EXPECT_EQ(r.All().size(), before + 1);
-  auto again = r.Register(std::make_shared<NamedDevice>("sim:registry"));
+  auto again = r.Register(std::make_shared<NamedDevice>(id));
   EXPECT_EQ(again.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(r.All().size(), before + 1);
 
-  auto named = r.Register(std::make_shared<NamedDevice>("named:0"));
+  auto named = r.Register(std::make_shared<NamedDevice>(named_id));
   ASSERT_TRUE(named.ok());
   EXPECT_EQ((*named)->location(), static_cast<Location>(before + 1));
-  EXPECT_EQ(r.Find("named:0"), *named);
+  EXPECT_EQ(r.Find(named_id), *named);
 }
 
 TEST(SimDeviceTest, AllocationBeyondCapacityIsResourceExhausted) {
