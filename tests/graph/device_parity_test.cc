@@ -286,6 +286,7 @@ std::vector<Case> Cases() {
                  A({{"blocksize", int64_t{2}}, {"mode", std::string("CRD")}})));
   c.push_back(Op("SpaceToDepth", "SpaceToDepth", {F({-1, 2, 4, 6})}, A({{"blocksize", int64_t{2}}})));
   c.push_back(Op("Dropout", "Dropout", {F({-1, 7})}));
+  c.push_back(Op("Dropout_with_mask", "Dropout", {F({-1, 3, 5})}, {}, 13, 2));
   c.push_back(Op("Expand", "Expand", {F({-1, 1, 7}), C(I64s({1, 3, 7}))}));
   c.push_back(Op("EyeLike", "EyeLike", {F({-1, 5})}, A({{"k", int64_t{1}}})));
   c.push_back(Op("Flatten", "Flatten", {F({-1, 3, 4})}));
@@ -317,6 +318,12 @@ std::vector<Case> Cases() {
                  {T(kI64, {-1, 17}), C(I64s({-1})), C(I64s({-100})), C(I64s({1})), C(I64s({-3}))}));
   c.push_back(Op("Split", "Split", {F({-1, 17}), C(I64s({3, 7, 7}))}, A({{"axis", int64_t{1}}}), 13, 3));
   c.push_back(Op("Split_equal", "Split", {F({-1, 6, 2})}, A({{"axis", int64_t{1}}}), 13, 3));
+  c.push_back(Op("Split_opset11_attr", "Split", {F({-1, 5})},
+                 A({{"axis", int64_t{1}}, {"split", std::vector<int64_t>{1, 4}}}), 11, 2));
+  c.push_back(Op("Squeeze_opset11_attr", "Squeeze", {F({-1, 1, 3})}, A({{"axes", std::vector<int64_t>{1}}}), 11));
+  c.push_back(Op("Clip_opset6_attr", "Clip", {F({-1, 7})}, A({{"min", -0.5f}, {"max", 0.5f}}), 6));
+  c.push_back(Op("Concat_empty_constant", "Concat", {F({-1, 3}), C(Tensor::Allocate(DataType::kFloat, {0, 3}).value())},
+                 A({{"axis", int64_t{0}}})));
   c.push_back(Op("Squeeze", "Squeeze", {F({-1, 1, 7, 1}), C(I64s({1, 3}))}));
   c.push_back(Op("Unsqueeze", "Unsqueeze", {F({-1, 7}), C(I64s({1, -1}))}));
   c.push_back(Op("Tile", "Tile", {F({-1, 3, 2}), C(I64s({1, 2, 3}))}));
