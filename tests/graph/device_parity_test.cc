@@ -537,6 +537,9 @@ std::map<std::string, Location> NodeLocations(const Model& model, const Plan& pl
   return at;
 }
 
+// Failure messages name the case, not its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 class DeviceParity : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DeviceParity, DeviceRunsGiveTheCpuAnswer) {
@@ -761,6 +764,23 @@ std::vector<MultiCase> MultiCases() {
                },
                {{-1, 7}, {7}},
                false});
+  // With arithmetic on the device: the copy of `a` to the device is queued (and delayed) when the CPU goes on to
+  // write `b`, which the memory planner could place in a's bytes if a's life ended at the copy's queueing.
+  m.push_back({"HostMemoryReadByTheDeviceLater",
+               [] {
+                 GraphBuilder b;
+                 b.Input("x", {-1, 16});
+                 b.Input("z", {-1, 16});
+                 b.Add("Transpose", {"x"}, {"a"});
+                 b.Add("Exp", {"a"}, {"e"});
+                 b.Add("Transpose", {"z"}, {"b"});
+                 b.Add("Transpose", {"b"}, {"c"});
+                 b.Output("e");
+                 b.Output("c");
+                 return b.g;
+               },
+               {{-1, 16}, {-1, 16}},
+               false});
   return m;
 }
 
@@ -768,6 +788,8 @@ bool Arithmetic(const std::string& op) {
   static const std::set<std::string> ops = {"Add", "Mul", "Neg", "Exp", "Relu", "Sigmoid", "Softmax", "Abs"};
   return ops.count(op) != 0;
 }
+
+void PrintTo(const MultiCase& c, std::ostream* os) { *os << c.name; }
 
 class MultiNodeParity : public ::testing::TestWithParam<MultiCase> {};
 
