@@ -3,96 +3,25 @@
 // for every node, for the op alone (its neighbours on the CPU) and for its neighbours alone (the op on the CPU),
 // so copies run both ways. The CPU's answer is the expected value here: the CPU itself is checked against the
 // ONNX conformance data (tests/conformance), and this suite checks that placement, copies, streams and device
-// memory do not change it.
+// memory do not change it. Multi-node graphs are in device_parity_graphs_test.cc.
 //
 // Tolerance: none. The simulated device runs the CPU's own kernels, single-threaded, and the CPU sessions here
 // run single-threaded too, so every output must be bitwise equal (NaN matching NaN). A difference is a bug in the
-// device machinery (a stale read, a missing wait, a wrong copy), never rounding. ThreadCounts below shows why
-// the thread counts must match: multi-threaded CPU kernels may reduce in another order.
+// device machinery (a stale read, a missing wait, a wrong copy), never rounding. The one exception is
+// kUnpackedOnDevice (device_parity.h). DeviceParityThreads shows what changes with the CPU at 4 threads.
+#include "tests/graph/device_parity.h"
+
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <cstring>
 #include <functional>
 #include <map>
-#include <random>
 #include <set>
-#include <string>
-#include <vector>
 
-#include "backends/device_registry.h"
 #include "graph/model.h"
 #include "graph/session.h"
-#include "tests/fakes/sim_device.h"
 
-namespace ferry {
+namespace ferry::parity {
 namespace {
-
-using testing::RegisterSimDevice;
-using testing::SimDeviceOptions;
-
-// How an input's random values are drawn (valid domains of the ops).
-enum class Fill {
-  kAny,       // floats in [-3, 3]; integers in [-20, 20] (unsigned: [0, 40])
-  kPositive,  // (0.1, 4]: Log, Sqrt, variances
-  kUnit,      // (-0.95, 0.95): Asin, Acos, Atanh
-  kAboveOne,  // [1.05, 4]: Acosh
-  kNonZero,   // +-[0.5, 3]; integers +-[1, 9]: divisors
-  kRange,     // integers in [lo, hi]: indices, shifts
-  kSpecials,  // floats with NaN, +-Inf and +-0 mixed in: IsNaN, IsInf, Sign
-};
-
-// One input of the op under test: a graph input with random values (a -1 first dim is the batch), an
-// initializer, or absent.
-struct In {
-  DataType dtype = DataType::kUndefined;  // kUndefined: absent optional input
-  Shape shape;
-  Fill fill = Fill::kAny;
-  int64_t lo = 0, hi = 0;
-  Tensor constant;           // defined: an initializer with this value
-  bool value_keyed = false;  // with `constant`: fed as a graph input instead (its value decides shapes)
-};
-
-In Make(DataType t, Shape s, Fill f, int64_t lo = 0, int64_t hi = 0) {
-  In in;
-  in.dtype = t;
-  in.shape = std::move(s);
-  in.fill = f;
-  in.lo = lo;
-  in.hi = hi;
-  return in;
-}
-In F(Shape s, Fill f = Fill::kAny) { return Make(DataType::kFloat, std::move(s), f); }
-In T(DataType t, Shape s, Fill f = Fill::kAny) { return Make(t, std::move(s), f); }
-In Ix(DataType t, Shape s, int64_t lo, int64_t hi) { return Make(t, std::move(s), Fill::kRange, lo, hi); }
-In C(Tensor t) {
-  In in = Make(t.dtype(), t.shape(), Fill::kAny);
-  in.constant = std::move(t);
-  return in;
-}
-In Keyed(Tensor t) {
-  In in = C(std::move(t));
-  in.value_keyed = true;
-  return in;
-}
-In None() { return In{}; }
-Tensor I64(Shape s, std::vector<int64_t> v) { return Tensor::FromVector<int64_t>(s, v); }
-Tensor I64s(std::vector<int64_t> v) {
-  const int64_t n = static_cast<int64_t>(v.size());
-  return Tensor::FromVector<int64_t>({n}, v);
-}
-Tensor I64Scalar(int64_t v) { return Tensor::FromVector<int64_t>({}, {v}); }
-Tensor Fs(std::vector<float> v) {
-  const int64_t n = static_cast<int64_t>(v.size());
-  return Tensor::FromVector<float>({n}, v);
-}
-Tensor FScalar(float v) { return Tensor::FromVector<float>({}, {v}); }
-
-Attributes A(std::initializer_list<std::pair<const char*, AttributeValue>> list) {
-  Attributes a;
-  for (const auto& [k, v] : list) a.Set(k, v);
-  return a;
-}
 
 struct Case {
   std::string name;  // unique; a test name
@@ -107,13 +36,6 @@ struct Case {
   // by design (see kUnpackedOnDevice).
   double tolerance = 0;
 };
-
-// Conv packs constant weights in Prepare from the host buffer it sees there, and in Compute uses the packed form
-// only when the weight pointer is that same buffer (conv.cc, use_packed_). On a device the step reads the weight
-// store's copy, so Conv runs its unpacked BLAS path there: the same math, summed in another order, a few ulp
-// apart from the CPU's packed path (ConvConstantWeightsOnADeviceRunUnpacked checks exactly that). Relative 1e-5
-// is ~80 float ulp: far tighter than any stale or missing value (poison is NaN; a wrong element is O(1) off).
-constexpr double kUnpackedOnDevice = 1e-5;
 
 Case Op(std::string name, std::string op, std::vector<In> inputs, Attributes attrs = {}, int opset = 13,
         int outputs = 1) {
@@ -340,117 +262,6 @@ const std::map<std::string, std::string>& Exclusions() {
   return excluded;
 }
 
-// Random values for one input; the seed makes every run of the suite see the same values.
-Tensor RandomTensor(const In& in, const Shape& shape, std::mt19937& rng) {
-  Tensor t = Tensor::Allocate(in.dtype, shape).value();
-  const int64_t n = t.numel();
-  auto uniform = [&](double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); };
-  auto integer = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
-  auto real = [&]() -> double {
-    switch (in.fill) {
-      case Fill::kPositive:
-        return uniform(0.1, 4.0);
-      case Fill::kUnit:
-        return uniform(-0.95, 0.95);
-      case Fill::kAboveOne:
-        return uniform(1.05, 4.0);
-      case Fill::kNonZero:
-        return (integer(0, 1) ? 1 : -1) * uniform(0.5, 3.0);
-      case Fill::kSpecials: {
-        const double specials[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0};
-        return integer(0, 2) == 0 ? specials[integer(0, 4)] : uniform(-3.0, 3.0);
-      }
-      default:
-        return uniform(-3.0, 3.0);
-    }
-  };
-  auto whole = [&]() -> int64_t {
-    const bool is_unsigned = in.dtype == DataType::kUInt8 || in.dtype == DataType::kUInt16 ||
-                             in.dtype == DataType::kUInt32 || in.dtype == DataType::kUInt64;
-    switch (in.fill) {
-      case Fill::kRange:
-        return integer(in.lo, in.hi);
-      case Fill::kNonZero:
-        return (is_unsigned || integer(0, 1) ? 1 : -1) * integer(1, 9);
-      default:
-        return is_unsigned ? integer(0, 40) : integer(-20, 20);
-    }
-  };
-  for (int64_t i = 0; i < n; ++i) {
-    switch (in.dtype) {
-      case DataType::kFloat:
-        t.as<float>()[i] = static_cast<float>(real());
-        break;
-      case DataType::kDouble:
-        t.as<double>()[i] = real();
-        break;
-      case DataType::kBool:
-        t.as<bool>()[i] = integer(0, 1) != 0;
-        break;
-      case DataType::kInt64:
-        t.as<int64_t>()[i] = whole();
-        break;
-      case DataType::kInt32:
-        t.as<int32_t>()[i] = static_cast<int32_t>(whole());
-        break;
-      case DataType::kUInt8:
-        t.as<uint8_t>()[i] = static_cast<uint8_t>(whole());
-        break;
-      case DataType::kUInt32:
-        t.as<uint32_t>()[i] = static_cast<uint32_t>(whole());
-        break;
-      default:
-        ADD_FAILURE() << "no random values for " << DataTypeName(in.dtype);
-        return t;
-    }
-  }
-  return t;
-}
-
-// Bitwise equal, NaN matching NaN (payloads aside), or within `tolerance` (relative, with the same absolute floor)
-// for floats when asked.
-void ExpectSame(const Tensor& want, const Tensor& got, const std::string& what, double tolerance = 0) {
-  ASSERT_EQ(want.dtype(), got.dtype()) << what;
-  ASSERT_EQ(want.shape(), got.shape()) << what;
-  if (want.dtype() == DataType::kFloat) {
-    int bad = 0;
-    for (int64_t i = 0; i < want.numel() && bad < 5; ++i) {
-      const float a = want.as<float>()[i], b = got.as<float>()[i];
-      if (std::isnan(a) && std::isnan(b)) continue;
-      const bool same = tolerance == 0 ? std::memcmp(&a, &b, sizeof a) == 0
-                                       : std::fabs(a - b) <= tolerance * std::max(1.0f, std::fabs(a));
-      if (!same) {
-        ++bad;
-        ADD_FAILURE() << what << ": element " << i << " is " << b << ", the CPU says " << a;
-      }
-    }
-    return;
-  }
-  EXPECT_EQ(std::memcmp(want.data(), got.data(), want.nbytes()), 0) << what << ": bytes differ";
-}
-
-// The devices of this suite (registered once per process; the registry keeps them).
-struct Devices {
-  const Device* all;            // runs every op, no delay
-  const Device* all_slow;       // runs every op, each stream item delayed
-  const Device* no_identity;    // every op but Identity: the op under test on the device, its neighbours not
-  const Device* identity_only;  // Identity only: the neighbours on the device, the op under test on the CPU
-};
-
-const Devices& SimDevices() {
-  static const Devices d = [] {
-    Devices d;
-    d.all = RegisterSimDevice(SimDeviceOptions{"sim:parity-all", size_t{1} << 30, nullptr, 0});
-    d.all_slow = RegisterSimDevice(SimDeviceOptions{"sim:parity-slow", size_t{1} << 30, nullptr, 300});
-    d.no_identity = RegisterSimDevice(SimDeviceOptions{"sim:parity-no-identity", size_t{1} << 30,
-                                                       [](const std::string& op) { return op != "Identity"; }, 50});
-    d.identity_only = RegisterSimDevice(SimDeviceOptions{"sim:parity-identity-only", size_t{1} << 30,
-                                                         [](const std::string& op) { return op == "Identity"; }, 50});
-    return d;
-  }();
-  return d;
-}
-
 // The graph of a case: its inputs (graph inputs or initializers) -> op -> outputs, with an Identity after every
 // graph input and before every graph output when `neighbours` (nodes a split device places apart from the op).
 Graph BuildGraph(const Case& c, bool neighbours) {
@@ -521,12 +332,6 @@ std::shared_ptr<const Model> MakeModel(Graph g) {
   auto m = Model::FromGraph(std::move(g), OnnxModelInfo{}, options);
   EXPECT_TRUE(m.ok()) << m.status().ToString();
   return m.ok() ? *m : nullptr;
-}
-
-std::vector<TensorView> Views(const std::vector<Tensor>& ts) {
-  std::vector<TensorView> v;
-  for (const Tensor& t : ts) v.push_back(t.view());
-  return v;
 }
 
 // Where each of the model's nodes ran in `plan` (nodes computed while planning are absent).
@@ -645,216 +450,6 @@ TEST_P(DeviceParity, DeviceRunsGiveTheCpuAnswer) {
 INSTANTIATE_TEST_SUITE_P(AllOps, DeviceParity, ::testing::ValuesIn(Cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
-// Multi-node graphs: chains where values cross between the CPU and one or two devices many times, views
-// (Reshape) across devices, a value read on both sides, and a graph output that is also read further on.
-struct GraphBuilder {
-  Graph g;
-  GraphBuilder() {
-    g.opset = 13;
-    g.opsets[""] = 13;
-  }
-  void Input(const std::string& name, Shape shape) {
-    const int v = g.AddValue(name);
-    g.values[v].dtype = DataType::kFloat;
-    g.values[v].has_shape = true;
-    for (int64_t d : shape) g.values[v].shape.push_back(d < 0 ? Dim{-1, "batch"} : Dim{d, ""});
-    g.inputs.push_back(v);
-  }
-  void Init(const std::string& name, Tensor t) {
-    const int v = g.AddValue(name);
-    g.values[v].dtype = t.dtype();
-    g.initializers[v] = std::move(t);
-  }
-  void Add(const std::string& op, std::vector<std::string> in, std::vector<std::string> out, Attributes attrs = {}) {
-    Node n;
-    n.name = op + "_" + out[0];
-    n.op_type = op;
-    n.attrs = std::move(attrs);
-    for (const std::string& s : in) n.inputs.push_back(g.AddValue(s));
-    for (const std::string& s : out) n.outputs.push_back(g.AddValue(s));
-    g.nodes.push_back(std::move(n));
-  }
-  void Output(const std::string& name) { g.outputs.push_back(g.FindValue(name)); }
-};
-
-Tensor Ramp(Shape shape, float scale) {
-  Tensor t = Tensor::Allocate(DataType::kFloat, shape).value();
-  for (int64_t i = 0; i < t.numel(); ++i)
-    t.as<float>()[i] = static_cast<float>(static_cast<int>(i * 7 % 13) - 6) * scale;
-  return t;
-}
-
-struct MultiCase {
-  std::string name;
-  std::function<Graph()> build;
-  std::vector<Shape> inputs;  // -1: the batch
-  bool optimize = true;
-  double tolerance = 0;  // as Case::tolerance
-};
-
-std::vector<MultiCase> MultiCases() {
-  std::vector<MultiCase> m;
-  m.push_back({"Mlp",
-               [] {
-                 GraphBuilder b;
-                 b.Input("x", {-1, 17});
-                 b.Init("w", Ramp({17, 7}, 0.1f));
-                 b.Init("bias", Ramp({7}, 0.2f));
-                 b.Add("MatMul", {"x", "w"}, {"h"});
-                 b.Add("Add", {"h", "bias"}, {"a"});
-                 b.Add("Relu", {"a"}, {"r"});
-                 b.Add("Softmax", {"r"}, {"y"});
-                 b.Output("y");
-                 return b.g;
-               },
-               {{-1, 17}}});
-  m.push_back({"ConvNet",
-               [] {
-                 GraphBuilder b;
-                 b.Input("x", {-1, 3, 9, 9});
-                 b.Init("w", Ramp({4, 3, 3, 3}, 0.05f));
-                 b.Init("b", Ramp({4}, 0.1f));
-                 b.Init("fc", Ramp({36, 5}, 0.02f));  // [4, 3, 3] pooled
-                 b.Add("Conv", {"x", "w", "b"}, {"c"});
-                 b.Add("Relu", {"c"}, {"r"});
-                 b.Add("MaxPool", {"r"}, {"p"},
-                       A({{"kernel_shape", std::vector<int64_t>{2, 2}}, {"strides", std::vector<int64_t>{2, 2}}}));
-                 b.Add("Flatten", {"p"}, {"f"});
-                 b.Add("Gemm", {"f", "fc"}, {"y"});
-                 b.Output("y");
-                 b.Output("r");  // an intermediate that is also an output
-                 return b.g;
-               },
-               {{-1, 3, 9, 9}},
-               true,
-               kUnpackedOnDevice});
-  m.push_back({"ViewsAcrossDevices",
-               [] {
-                 GraphBuilder b;
-                 b.Input("x", {-1, 12});
-                 b.Init("s1", I64s({0, 3, 4}));
-                 b.Init("s2", I64s({0, 12}));
-                 b.Add("Neg", {"x"}, {"a"});
-                 b.Add("Reshape", {"a", "s1"}, {"r"});
-                 b.Add("Sigmoid", {"r"}, {"s"});
-                 b.Add("Reshape", {"s", "s2"}, {"t"});
-                 b.Add("Add", {"t", "a"}, {"y"});
-                 b.Output("y");
-                 return b.g;
-               },
-               {{-1, 12}},
-               false});
-  m.push_back({"FanOutAndOutputsReadFurther",
-               [] {
-                 GraphBuilder b;
-                 b.Input("x", {-1, 7});
-                 b.Input("z", {7});
-                 b.Add("Exp", {"x"}, {"e"});
-                 b.Add("Neg", {"e"}, {"f"});
-                 b.Add("Transpose", {"e"}, {"et"});
-                 b.Add("Transpose", {"et"}, {"g"});
-                 b.Add("Mul", {"f", "g"}, {"h"});
-                 b.Add("Add", {"h", "z"}, {"y"});
-                 b.Add("Concat", {"y", "e", "x"}, {"cat"}, A({{"axis", int64_t{1}}}));
-                 b.Output("y");
-                 b.Output("e");
-                 b.Output("cat");
-                 b.Output("x");  // an input that is also an output
-                 return b.g;
-               },
-               {{-1, 7}, {7}},
-               false});
-  // With arithmetic on the device: the copy of `a` to the device is queued (and delayed) when the CPU goes on to
-  // write `b`, which the memory planner could place in a's bytes if a's life ended at the copy's queueing.
-  m.push_back({"HostMemoryReadByTheDeviceLater",
-               [] {
-                 GraphBuilder b;
-                 b.Input("x", {-1, 16});
-                 b.Input("z", {-1, 16});
-                 b.Add("Transpose", {"x"}, {"a"});
-                 b.Add("Exp", {"a"}, {"e"});
-                 b.Add("Transpose", {"z"}, {"b"});
-                 b.Add("Transpose", {"b"}, {"c"});
-                 b.Output("e");
-                 b.Output("c");
-                 return b.g;
-               },
-               {{-1, 16}, {-1, 16}},
-               false});
-  return m;
-}
-
-bool Arithmetic(const std::string& op) {
-  static const std::set<std::string> ops = {"Add", "Mul", "Neg", "Exp", "Relu", "Sigmoid", "Softmax", "Abs"};
-  return ops.count(op) != 0;
-}
-
-void PrintTo(const MultiCase& c, std::ostream* os) { *os << c.name; }
-
-class MultiNodeParity : public ::testing::TestWithParam<MultiCase> {};
-
-TEST_P(MultiNodeParity, SplitsAcrossDevicesGiveTheCpuAnswer) {
-  const MultiCase& mc = GetParam();
-  static const Device* arith =
-      RegisterSimDevice(SimDeviceOptions{"sim:parity-arith", size_t{1} << 30, Arithmetic, 100});
-  static const Device* structural = RegisterSimDevice(SimDeviceOptions{
-      "sim:parity-structural", size_t{1} << 30, [](const std::string& op) { return !Arithmetic(op); }, 100});
-  ModelOptions mo;
-  mo.optimize = mc.optimize;
-  auto model = Model::FromGraph(mc.build(), OnnxModelInfo{}, mo);
-  ASSERT_TRUE(model.ok()) << model.status().ToString();
-
-  struct Mode {
-    const char* name;
-    std::vector<const Device*> devices;
-  };
-  const std::vector<Mode> modes = {{"all on sim (delayed)", {SimDevices().all_slow}},
-                                   {"arithmetic on sim", {arith}},
-                                   {"structure on sim", {structural}},
-                                   {"two devices", {arith, structural}}};
-  Session cpu(*model, SessionOptions{});
-  std::vector<std::unique_ptr<Session>> sessions;
-  for (const Mode& m : modes) {
-    SessionOptions o;
-    o.devices = m.devices;
-    sessions.push_back(std::make_unique<Session>(*model, o));
-  }
-  std::mt19937 rng(static_cast<uint32_t>(std::hash<std::string>()(mc.name)));
-  for (int64_t batch : {64, 1, 17}) {
-    std::vector<Tensor> inputs;
-    for (Shape shape : mc.inputs) {
-      if (shape[0] < 0) shape[0] = batch;
-      inputs.push_back(RandomTensor(F(shape), shape, rng));
-    }
-    auto want = cpu.Run(inputs);
-    ASSERT_TRUE(want.ok()) << want.status().ToString();
-    for (size_t i = 0; i < modes.size(); ++i) {
-      const std::string what = mc.name + " at batch " + std::to_string(batch) + ", " + modes[i].name;
-      auto got = sessions[i]->Run(inputs);
-      ASSERT_TRUE(got.ok()) << what << ": " << got.status().ToString();
-      for (size_t k = 0; k < got->size(); ++k)
-        ExpectSame((*want)[k], (*got)[k], what + ", output " + std::to_string(k), mc.tolerance);
-      auto plan = sessions[i]->PlanFor(Views(inputs));
-      ASSERT_TRUE(plan.ok());
-      std::map<Location, int> steps;
-      for (const PlanStep& s : (*plan)->steps)
-        if (s.kind == PlanStep::Kind::kKernel) ++steps[s.location];
-      for (const Device* d : modes[i].devices) EXPECT_GT(steps[d->location()], 0) << what << ": nothing on " << d->id();
-      if (modes[i].devices.size() == 1 && modes[i].devices[0] != SimDevices().all_slow) {
-        EXPECT_GT(steps[kHostLocation], 0) << what << ": a split puts some steps on the CPU";
-        EXPECT_GE((*plan)->copies, 2) << what;
-      }
-      if (modes[i].devices.size() == 2) {
-        EXPECT_EQ(steps[kHostLocation], 0) << what << ": the two devices run every op between them";
-        EXPECT_GE((*plan)->copies, 3) << what;
-      }
-    }
-  }
-}
-
-INSTANTIATE_TEST_SUITE_P(Graphs, MultiNodeParity, ::testing::ValuesIn(MultiCases()),
-                         [](const ::testing::TestParamInfo<MultiCase>& info) { return info.param.name; });
-
 // Why the suite asks for bitwise equality only when thread counts match: the CPU at 4 threads against the
 // device's single-threaded kernels. Ops that split a reduction between threads may round differently; the
 // bound here (1e-5 relative) is what a device whose kernels reduce in another order would be held to.
@@ -941,4 +536,4 @@ TEST(DeviceParityCoverage, EveryCpuOpHasACaseOrAReasonedExclusion) {
 }
 
 }  // namespace
-}  // namespace ferry
+}  // namespace ferry::parity
