@@ -417,5 +417,36 @@ TEST(SessionOnDeviceTest, AQueuedKernelsErrorFailsTheRunAndTheNextRunRecovers) {
   EXPECT_EQ((*plan)->copies, 3);
 }
 
+// One value named twice among the outputs, beside an input that is an output too: each output gets its own copy
+// back from the device.
+TEST(SessionOnDeviceTest, AValueTwiceAmongTheOutputs) {
+  const Device* sim = Sim("sim:outputs", 64 * kMiB, 500);
+  ASSERT_NE(sim, nullptr);
+  Chain c({Dim{-1, "batch"}, Dim{3, ""}});
+  const int x = c.last;
+  c.Then("Relu");
+  const int y = c.last;
+  c.g.outputs = {y, x, y};
+  ModelOptions mo;
+  mo.optimize = false;
+  auto model = Model::FromGraph(c.g, OnnxModelInfo{}, mo);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  SessionOptions o;
+  o.devices = {sim};
+  Session session(*model, o);
+  for (int round = 0; round < 2; ++round) {
+    auto out = session.Run({Tensor::FromVector<float>({2, 3}, {-1, 2, -3, 4, -5, 6})});
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    ASSERT_EQ(out->size(), 3u);
+    const std::vector<float> relu = {0, 2, 0, 4, 0, 6}, in = {-1, 2, -3, 4, -5, 6};
+    for (int i = 0; i < 6; ++i) {
+      EXPECT_EQ((*out)[0].as<float>()[i], relu[i]);
+      EXPECT_EQ((*out)[1].as<float>()[i], in[i]);
+      EXPECT_EQ((*out)[2].as<float>()[i], relu[i]);
+    }
+    EXPECT_NE((*out)[0].data(), (*out)[2].data()) << "two outputs, two tensors";
+  }
+}
+
 }  // namespace
 }  // namespace ferry
