@@ -3,11 +3,12 @@
 //
 // Plans are made per input signature and per worker, and each holds its own Conv kernels; packing the weights
 // per kernel would keep one copy of every weight per plan (+45 MB for a ResNet-18). GetConvPackedWeights hands
-// the packed copy to the kernel's DerivedConstants (KernelContext::derived()), which keys it by the graph value
-// feeding W plus ConvPackedLayout(), so every plan of a model on one device shares one copy, held by the model's
-// weight store (see kernel.h), as PackedMatrix::Get does for Gemm/MatMul. Without DerivedConstants (folding,
-// kernels run directly by tests) the copy is the kernel's own. Nothing is keyed by address, so weights that a
-// new model allocates where an old model's were never meet the old packing.
+// the packing to the kernel's DerivedConstants (KernelContext::derived()), which keys it by the graph value
+// feeding W plus ConvPackedLayout(), so every plan of a model on one device shares one copy (kept in the model's
+// weight store for that device, see kernel.h; each kernel holds a handle), as PackedMatrix::Get does for
+// Gemm/MatMul. Without DerivedConstants (folding, kernels run directly by tests) the copy is the kernel's own.
+// Nothing is keyed by address, so weights that a new model allocates where an old model's were never meet the
+// old packing.
 //
 // Thread safety: GetConvPackedWeights is as thread-safe as the DerivedConstants it is given (the graph layer's
 // is); the packed weights are immutable once returned.

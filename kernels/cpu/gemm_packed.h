@@ -4,12 +4,13 @@
 // as much as the arithmetic. A PackedMatrix is packed at load and multiplied by an AVX-512 or AVX2 kernel that
 // reads A in place. The price is one extra copy of each weight that runs with small M.
 //
-// Ownership and sharing: Get() hands the packed copy to the kernel's DerivedConstants (KernelContext::derived()),
+// Ownership and sharing: Get() hands the packing to the kernel's DerivedConstants (KernelContext::derived()),
 // which keys it by the graph value feeding the input plus Layout(), so every plan and worker of a model on one
-// device shares one copy, held by the model's weight store (see kernel.h). Without DerivedConstants (folding,
-// kernels run directly by tests) the copy is the caller's own, freed with its last handle. Nothing is cached by
-// address: a packed copy never outlives its owner's key, whatever memory the source is reused for. The packed
-// copy does not reference B once made.
+// device shares one copy; the graph layer keeps it in the model's weight store for that device (an initializer's)
+// or in the plan (another constant's), and each kernel holds a handle. Without DerivedConstants (folding, kernels
+// run directly by tests) the copy is the caller's own, freed with its last handle. Nothing is keyed by address,
+// so weights that a new model allocates where an old model's were never meet the old packing. The packed copy
+// does not reference B once made.
 //
 // Thread safety: Get() is as thread-safe as the DerivedConstants it is given (the graph layer's is); a
 // PackedMatrix is immutable and Multiply() may run concurrently.
