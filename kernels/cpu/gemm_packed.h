@@ -6,9 +6,9 @@
 //
 // Ownership and sharing: Get() hands the packing to the kernel's DerivedConstants (KernelContext::derived()),
 // which keys it by the graph value feeding the input plus Layout(), so every plan and worker of a model on one
-// device shares one copy; the graph layer keeps it in the model's weight store for that device (an initializer's)
-// or in the plan (another constant's), and each kernel holds a handle. Without DerivedConstants (folding, kernels
-// run directly by tests) the copy is the caller's own, freed with its last handle. Nothing is keyed by address,
+// device shares one copy; the graph layer keeps an initializer's in the model's weight store for that device
+// (another constant's is the kernel's alone), and each kernel holds a handle. Without DerivedConstants (folding,
+// kernels run directly by tests) the copy is the caller's own, freed with its last handle. Nothing is keyed by address,
 // so weights that a new model allocates where an old model's were never meet the old packing. The packed copy
 // does not reference B once made.
 //
