@@ -77,8 +77,8 @@ class ConvKernel : public Kernel {
       if (g_.stride[d] != 1 || g_.pad_begin[d] != 0 || g_.pad_end[d] != 0) pointwise_ = false;
     }
     direct_ = !pointwise_ && cg_ == 1 && mg_ <= kMaxDirectOutputsPerGroup;
-    // Constant weights are packed here (one copy shared process-wide, see conv_packed.h); Compute checks it
-    // still sees the same buffer.
+    // Constant weights are packed here (one copy per model and device through ctx.derived(), see
+    // conv_packed.h); Compute checks it still sees the same buffer.
     packed_w_src_ = nullptr;
     packed_w_.reset();
     packable_ =
@@ -87,7 +87,7 @@ class ConvKernel : public Kernel {
     // Planned for the BLAS path too, which runs when the weights could not be packed.
     ctx.request_scratch(static_cast<size_t>(col_floats_ + tmp_floats_) * threads_ * sizeof(float));
     if (packable_) {
-      packed_w_ = GetConvPackedWeights(w.as<float>(), group_, mg_, kg_, transposed_);
+      packed_w_ = GetConvPackedWeights(ctx.derived(), 1, w.as<float>(), group_, mg_, kg_, transposed_);
       if (!packed_w_) return Status::Ok();
       packed_w_src_ = w.as<float>();
       packed_ = ConvPackedPlan{g_,

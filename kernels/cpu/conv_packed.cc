@@ -2,48 +2,33 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <mutex>
-#include <tuple>
+#include <string>
 
 #include "common/tensor.h"
 #include "kernels/cpu/conv_epilogue.h"
 #include "kernels/cpu/conv_gemm.h"
 #include "kernels/cpu/gemm_packed.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/kernel.h"
 
 namespace ferry::cpu {
 namespace {
 
-struct CacheKey {
-  const float* w;
-  int64_t group, mg, kg;
-  bool transposed;
-  uint64_t sample;  // guards against a new model's weights at a recycled address
-  bool operator<(const CacheKey& o) const {
-    return std::tie(w, group, mg, kg, transposed, sample) < std::tie(o.w, o.group, o.mg, o.kg, o.transposed, o.sample);
+// A new packed copy of w, owned by the caller; nullptr on allocation failure.
+std::shared_ptr<const float> PackConvWeights(const float* w, int64_t group, int64_t mg, int64_t kg, bool transposed) {
+  const size_t per_group = ConvPackedWeightFloatsPerGroup(mg, kg, transposed);
+  std::shared_ptr<void> data = AllocateAligned(per_group * group * sizeof(float));
+  if (!data) return nullptr;
+  float* dst = static_cast<float*>(data.get());
+  for (int64_t grp = 0; grp < group; ++grp) {
+    const float* wg = w + grp * mg * kg;
+    if (transposed) {
+      PackedMatrix::PackInto(wg, kg, mg, kg, /*trans=*/true, dst + grp * per_group);
+    } else {
+      ConvPackWeights(wg, mg, kg, dst + grp * per_group);
+    }
   }
-};
-
-// FNV-1a over up to 256 values spread across w[0, total).
-uint64_t SampleHash(const float* w, int64_t total) {
-  uint64_t h = 1469598103934665603ull;
-  const int64_t step = total > 256 ? total / 256 : 1;
-  for (int64_t i = 0; i < total; i += step) {
-    uint32_t bits;
-    std::memcpy(&bits, w + i, sizeof(bits));
-    h = (h ^ bits) * 1099511628211ull;
-  }
-  return h;
-}
-
-std::mutex& CacheMutex() {
-  static std::mutex mu;
-  return mu;
-}
-std::map<CacheKey, std::weak_ptr<const float>>& Cache() {
-  static auto* cache = new std::map<CacheKey, std::weak_ptr<const float>>();
-  return *cache;
+  return std::shared_ptr<const float>(data, dst);  // aliases the aligned allocation
 }
 
 // Output positions [q0, q0 + cols) of ConvRunUnitTransposed; cols <= kConvTransposedMaxCols.
@@ -81,31 +66,20 @@ size_t ConvPackedWeightFloatsPerGroup(int64_t mg, int64_t kg, bool transposed) {
   return transposed ? PackedMatrix::PackedFloats(kg, mg) : ConvPackedWeightFloats(mg, kg);
 }
 
-std::shared_ptr<const float> GetConvPackedWeights(const float* w, int64_t group, int64_t mg, int64_t kg,
-                                                  bool transposed) {
-  const CacheKey key{w, group, mg, kg, transposed, SampleHash(w, group * mg * kg)};
-  std::lock_guard<std::mutex> lock(CacheMutex());
-  auto& cache = Cache();
-  if (auto it = cache.find(key); it != cache.end()) {
-    if (auto p = it->second.lock()) return p;
-  }
-  // Drop expired entries so the map does not grow with every model loaded.
-  std::erase_if(cache, [](const auto& kv) { return kv.second.expired(); });
-  const size_t per_group = ConvPackedWeightFloatsPerGroup(mg, kg, transposed);
-  std::shared_ptr<void> data = AllocateAligned(per_group * group * sizeof(float));
-  if (!data) return nullptr;
-  float* dst = static_cast<float*>(data.get());
-  for (int64_t grp = 0; grp < group; ++grp) {
-    const float* wg = w + grp * mg * kg;
-    if (transposed) {
-      PackedMatrix::PackInto(wg, kg, mg, kg, /*trans=*/true, dst + grp * per_group);
-    } else {
-      ConvPackWeights(wg, mg, kg, dst + grp * per_group);
-    }
-  }
-  std::shared_ptr<const float> packed(data, dst);  // aliases the aligned allocation
-  cache[key] = packed;
-  return packed;
+std::string ConvPackedLayout(int64_t group, int64_t mg, int64_t kg, bool transposed) {
+  // The panel size of the layout: ConvGemm's row panels, or PackedMatrix's column panels when transposed.
+  const std::string panel =
+      transposed ? " nr=" + std::to_string(PackedMatrix::PanelWidth()) : " mr=" + std::to_string(kConvMr);
+  return "conv-packed g=" + std::to_string(group) + " m=" + std::to_string(mg) + " k=" + std::to_string(kg) +
+         " t=" + std::to_string(transposed ? 1 : 0) + panel;
+}
+
+std::shared_ptr<const float> GetConvPackedWeights(DerivedConstants* derived, size_t input, const float* w,
+                                                  int64_t group, int64_t mg, int64_t kg, bool transposed) {
+  if (derived == nullptr) return PackConvWeights(w, group, mg, kg, transposed);
+  return std::static_pointer_cast<const float>(derived->GetOrMake(
+      input, ConvPackedLayout(group, mg, kg, transposed),
+      [&]() -> std::shared_ptr<const void> { return PackConvWeights(w, group, mg, kg, transposed); }));
 }
 
 void ConvRunUnitTransposed(const ConvPackedPlan& p, int64_t grp, int64_t p0, int64_t cols, int64_t m0, int64_t m1,

@@ -1,20 +1,30 @@
-// Conv's packed-GEMM paths: the weights packed once per process, and the units of work that multiply by them.
+// Conv's packed-GEMM paths: the weights packed once per model and device, and the units of work that multiply
+// by them.
 //
 // Plans are made per input signature and per worker, and each holds its own Conv kernels; packing the weights
-// per kernel would keep one copy of every weight per plan (+45 MB for a ResNet-18). GetConvPackedWeights shares
-// one packed copy per (weight buffer, layout) through a process-wide cache, as PackedMatrix::Get does for
-// Gemm/MatMul: the key is the source pointer, shape and layout plus a sample of the values (guarding against a
-// new model's weights at a recycled address), and an entry lives as long as a kernel holds it.
+// per kernel would keep one copy of every weight per plan (+45 MB for a ResNet-18). GetConvPackedWeights hands
+// the packing to the kernel's DerivedConstants (KernelContext::derived()), which keys it by the graph value
+// feeding W plus ConvPackedLayout(), so every plan of a model on one device shares one copy (kept in the model's
+// weight store for that device, see kernel.h; each kernel holds a handle), as PackedMatrix::Get does for
+// Gemm/MatMul. Without DerivedConstants (folding, kernels run directly by tests) the copy is the kernel's own.
+// Nothing is keyed by address, so weights that a new model allocates where an old model's were never meet the
+// old packing.
 //
-// Thread safety: GetConvPackedWeights is thread-safe; the packed weights are immutable once returned.
+// Thread safety: GetConvPackedWeights is as thread-safe as the DerivedConstants it is given (the graph layer's
+// is); the packed weights are immutable once returned.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "kernels/cpu/activation.h"
 #include "kernels/cpu/conv_attrs.h"
+
+namespace ferry {
+class DerivedConstants;
+}  // namespace ferry
 
 namespace ferry::cpu {
 
@@ -27,11 +37,17 @@ constexpr int64_t kConvTransposedMaxCols = 256;
 // layout of W^T ([kg, mg]).
 size_t ConvPackedWeightFloatsPerGroup(int64_t mg, int64_t kg, bool transposed);
 
-// The weights w ([group * mg, kg] row-major) packed group by group (ConvPackedWeightFloatsPerGroup floats
-// each), shared with every other caller for the same buffer and layout. nullptr on allocation failure.
-// REQUIRES: ConvGemmAvailable() and PackedMatrix::Available(); w outlives the returned handle.
-std::shared_ptr<const float> GetConvPackedWeights(const float* w, int64_t group, int64_t mg, int64_t kg,
-                                                  bool transposed);
+// The weights w ([group * mg, kg] row-major, known input `input` of the calling kernel) packed group by group
+// (ConvPackedWeightFloatsPerGroup floats each): shared through `derived` under ConvPackedLayout(), or packed for
+// the caller alone when `derived` is nullptr. nullptr on allocation failure.
+// REQUIRES: ConvGemmAvailable() and PackedMatrix::Available(); w is valid for the call (the result does not keep
+// it).
+std::shared_ptr<const float> GetConvPackedWeights(DerivedConstants* derived, size_t input, const float* w,
+                                                  int64_t group, int64_t mg, int64_t kg, bool transposed);
+
+// The DerivedConstants layout of GetConvPackedWeights: every parameter that changes the packed bytes
+// ("conv-packed g=1 m=64 k=576 t=0 mr=8").
+std::string ConvPackedLayout(int64_t group, int64_t mg, int64_t kg, bool transposed);
 
 // What the packed unit paths need of a Conv's plan.
 struct ConvPackedPlan {

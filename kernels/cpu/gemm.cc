@@ -91,7 +91,7 @@ class GemmKernel final : public Kernel {
     packed_.reset();
     if (dtype_ == DataType::kFloat && !trans_a_ && alpha_ == 1.f && ctx.input_known(1) &&
         PackedMatrix::Worthwhile(m_, k_, n_)) {
-      packed_ = PackedMatrix::Get(b.as<const float>(), k_, n_, ldb_, trans_b_);
+      packed_ = PackedMatrix::Get(ctx.derived(), 1, b.as<const float>(), k_, n_, ldb_, trans_b_);
       packed_src_ = b.data;
     }
     ctx.set_output(0, dtype_, {m_, n_});

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <mutex>
-#include <tuple>
+#include <string>
 
 #include "common/tensor.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/kernel.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -117,38 +116,6 @@ bool HasAvx2() {
 
 #endif  // FERRY_GEMM_PACKED_X86
 
-struct CacheKey {
-  const float* b;
-  int64_t k, n, ldb;
-  bool trans;
-  uint64_t sample;  // guards against a new matrix at a recycled address
-  bool operator<(const CacheKey& o) const {
-    return std::tie(b, k, n, ldb, trans, sample) < std::tie(o.b, o.k, o.n, o.ldb, o.trans, o.sample);
-  }
-};
-
-// FNV-1a over up to 256 elements spread across the stored matrix (rows x cols with row stride ld).
-uint64_t SampleHash(const float* b, int64_t rows, int64_t cols, int64_t ld) {
-  uint64_t h = 1469598103934665603ull;
-  const int64_t total = rows * cols;
-  const int64_t step = total > 256 ? total / 256 : 1;
-  for (int64_t i = 0; i < total; i += step) {
-    uint32_t bits;
-    std::memcpy(&bits, b + (i / cols) * ld + i % cols, sizeof(bits));
-    h = (h ^ bits) * 1099511628211ull;
-  }
-  return h;
-}
-
-std::mutex& CacheMutex() {
-  static std::mutex mu;
-  return mu;
-}
-std::map<CacheKey, std::weak_ptr<const PackedMatrix>>& Cache() {
-  static auto* cache = new std::map<CacheKey, std::weak_ptr<const PackedMatrix>>();
-  return *cache;
-}
-
 }  // namespace
 
 bool PackedMatrix::Worthwhile(int64_t m, int64_t k, int64_t n) {
@@ -162,27 +129,24 @@ bool PackedMatrix::Worthwhile(int64_t m, int64_t k, int64_t n) {
 #endif
 }
 
-std::shared_ptr<const PackedMatrix> PackedMatrix::Get(const float* b, int64_t k, int64_t n, int64_t ldb, bool trans) {
-#ifdef FERRY_GEMM_PACKED_X86
-  if (!HasAvx2() || k <= 0 || n <= 0) return nullptr;
-  const CacheKey key{b, k, n, ldb, trans, trans ? SampleHash(b, n, k, ldb) : SampleHash(b, k, n, ldb)};
-  std::lock_guard<std::mutex> lock(CacheMutex());
-  auto& cache = Cache();
-  if (auto it = cache.find(key); it != cache.end()) {
-    if (auto p = it->second.lock()) return p;
-  }
-  // Drop expired entries so the map does not grow with every model loaded.
-  std::erase_if(cache, [](const auto& kv) { return kv.second.expired(); });
+std::string PackedMatrix::Layout(int64_t k, int64_t n, int64_t ldb, bool trans) {
+  return "packed-matrix k=" + std::to_string(k) + " n=" + std::to_string(n) + " ldb=" + std::to_string(ldb) +
+         " trans=" + std::to_string(trans ? 1 : 0) + " nr=" + std::to_string(PanelWidth());
+}
+
+std::shared_ptr<const PackedMatrix> PackedMatrix::Get(DerivedConstants* derived, size_t input, const float* b,
+                                                      int64_t k, int64_t n, int64_t ldb, bool trans) {
+  if (!Available() || k <= 0 || n <= 0) return nullptr;
+  if (derived == nullptr) return Pack(b, k, n, ldb, trans);
+  return std::static_pointer_cast<const PackedMatrix>(derived->GetOrMake(
+      input, Layout(k, n, ldb, trans), [&]() -> std::shared_ptr<const void> { return Pack(b, k, n, ldb, trans); }));
+}
+
+std::shared_ptr<const PackedMatrix> PackedMatrix::Pack(const float* b, int64_t k, int64_t n, int64_t ldb, bool trans) {
   std::shared_ptr<void> data = AllocateAligned(PackedFloats(k, n) * sizeof(float));
   if (!data) return nullptr;
   PackInto(b, k, n, ldb, trans, static_cast<float*>(data.get()));
-  auto packed = std::make_shared<const PackedMatrix>(k, n, std::move(data));
-  cache[key] = packed;
-  return packed;
-#else
-  (void)b, (void)k, (void)n, (void)ldb, (void)trans;
-  return nullptr;
-#endif
+  return std::make_shared<const PackedMatrix>(k, n, std::move(data));
 }
 
 void PackedMatrix::Multiply(const float* a, int64_t m, int64_t lda, float* c, int64_t ldc, bool accumulate,
@@ -198,9 +162,17 @@ bool PackedMatrix::Available() {
 #endif
 }
 
+int64_t PackedMatrix::PanelWidth() {
+#ifdef FERRY_GEMM_PACKED_X86
+  return HasAvx512() ? 32 : 16;
+#else
+  return 0;
+#endif
+}
+
 size_t PackedMatrix::PackedFloats(int64_t k, int64_t n) {
 #ifdef FERRY_GEMM_PACKED_X86
-  const int64_t nr = HasAvx512() ? 32 : 16;
+  const int64_t nr = PanelWidth();
   return static_cast<size_t>((n + nr - 1) / nr * nr * k);
 #else
   (void)k, (void)n;

@@ -105,7 +105,7 @@ class MatMulKernel final : public Kernel {
     packed_.reset();
     if (fold_ && dtype_ == DataType::kFloat && ctx.input_known(1) &&
         PackedMatrix::Worthwhile(num_batch_ * m_, k_, n_)) {
-      packed_ = PackedMatrix::Get(b.as<const float>(), k_, n_, n_, false);
+      packed_ = PackedMatrix::Get(ctx.derived(), 1, b.as<const float>(), k_, n_, n_, false);
       packed_src_ = b.data;
     }
     if (has_bias_) {
