@@ -79,7 +79,6 @@ class ConvKernel : public Kernel {
     direct_ = !pointwise_ && cg_ == 1 && mg_ <= kMaxDirectOutputsPerGroup;
     // Constant weights are packed here (one copy per model and device through ctx.derived(), see
     // conv_packed.h); Compute checks it still sees the same buffer.
-    packed_w_src_ = nullptr;
     packed_w_.reset();
     packable_ =
         !direct_ && kg_ > 0 && mg_ > 0 && ctx.input_known(1) && ConvGemmAvailable() && PackedMatrix::Available();
@@ -89,7 +88,6 @@ class ConvKernel : public Kernel {
     if (packable_) {
       packed_w_ = GetConvPackedWeights(ctx.derived(), 1, w.as<float>(), group_, mg_, kg_, transposed_);
       if (!packed_w_) return Status::Ok();
-      packed_w_src_ = w.as<float>();
       packed_ = ConvPackedPlan{g_,
                                c_,
                                m_,
@@ -127,8 +125,9 @@ class ConvKernel : public Kernel {
     float* scratch = static_cast<float*>(ctx.scratch());
     const int64_t units = num_blocks_ * group_ * num_tiles_ * num_mblocks_;
     const int64_t per_thread = col_floats_ + tmp_floats_;
-    // The plan's packed weights apply only to the buffer they were packed from.
-    use_packed_ = packed_w_ != nullptr && w == packed_w_src_;
+    // Known inputs keep their value from Prepare to Compute (kernel.h), whichever memory holds them (a device's
+    // copy of the weights, say): the packed weights apply.
+    use_packed_ = packed_w_ != nullptr;
     // OpenBLAS runs single-threaded inside the parallel region, so each thread owns whole units.
     RunUnitsDynamic(units, threads, [&](int t) {
       return [this, x, w, bias, y, col = scratch + per_thread * t, cached = int64_t{-1}](int64_t u) mutable {
@@ -324,7 +323,6 @@ class ConvKernel : public Kernel {
   // Weights packed for the packed paths (shared with other plans), the buffer they were packed from, the column
   // block width of the packed path, and the plan handed to the packed paths; use_packed_ is set per Compute.
   std::shared_ptr<const float> packed_w_;
-  const float* packed_w_src_ = nullptr;
   int64_t block_cols_ = kConvNr;
   ConvPackedPlan packed_;
   bool use_packed_ = false;

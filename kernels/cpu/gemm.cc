@@ -92,7 +92,6 @@ class GemmKernel final : public Kernel {
     if (dtype_ == DataType::kFloat && !trans_a_ && alpha_ == 1.f && ctx.input_known(1) &&
         PackedMatrix::Worthwhile(m_, k_, n_)) {
       packed_ = PackedMatrix::Get(ctx.derived(), 1, b.as<const float>(), k_, n_, ldb_, trans_b_);
-      packed_src_ = b.data;
     }
     ctx.set_output(0, dtype_, {m_, n_});
     return Status::Ok();
@@ -122,8 +121,8 @@ class GemmKernel final : public Kernel {
     }
     const T gemm_beta = use_c ? T(1) : T(0);
     const int threads = ctx.num_threads();
-    // The plan's constants do not move between Prepare and Compute; the pointer check keeps a stale pack harmless.
-    const bool use_packed = std::is_same_v<T, float> && packed_ && static_cast<const void*>(b) == packed_src_;
+    // A known B keeps its value from Prepare to Compute (kernel.h), whichever memory holds it.
+    const bool use_packed = std::is_same_v<T, float> && packed_ != nullptr;
     if (use_packed) {
       packed_->Multiply(reinterpret_cast<const float*>(a), m_, lda_, reinterpret_cast<float*>(y), n_, use_c, threads);
     } else if constexpr (std::is_floating_point_v<T>) {
@@ -153,7 +152,6 @@ class GemmKernel final : public Kernel {
   bool has_c_ = false;
   int64_t c_row_stride_ = 0, c_col_stride_ = 0;
   std::shared_ptr<const PackedMatrix> packed_;  // B packed at Prepare when constant and worthwhile
-  const void* packed_src_ = nullptr;
 };
 
 }  // namespace

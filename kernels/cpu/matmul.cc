@@ -106,7 +106,6 @@ class MatMulKernel final : public Kernel {
     if (fold_ && dtype_ == DataType::kFloat && ctx.input_known(1) &&
         PackedMatrix::Worthwhile(num_batch_ * m_, k_, n_)) {
       packed_ = PackedMatrix::Get(ctx.derived(), 1, b.as<const float>(), k_, n_, n_, false);
-      packed_src_ = b.data;
     }
     if (has_bias_) {
       const TensorView& bias = ctx.input(2);
@@ -173,8 +172,9 @@ class MatMulKernel final : public Kernel {
     bool accumulate = false;
     if constexpr (std::is_same_v<T, float>) {
       accumulate = PrefillBias(y, rows, bias);
-      // The plan's constants do not move between Prepare and Compute; the check keeps a stale pack harmless.
-      if (packed_ && b == packed_src_) {
+      // Packed only when B is one known matrix (fold_), which keeps its value from Prepare to Compute (kernel.h),
+      // whichever memory holds it.
+      if (packed_) {
         packed_->Multiply(a, rows, k_, y, n_, accumulate, threads);
         return;
       }
@@ -268,8 +268,7 @@ class MatMulKernel final : public Kernel {
   bool fold_ = false;
   std::vector<int64_t> a_off_, b_off_;
   std::shared_ptr<const PackedMatrix> packed_;  // B packed at Prepare when constant and worthwhile
-  const void* packed_src_ = nullptr;
-  size_t pack_floats_ = 0;  // per-thread pack buffer of a batched product (0: BLAS per matrix)
+  size_t pack_floats_ = 0;                      // per-thread pack buffer of a batched product (0: BLAS per matrix)
 };
 
 }  // namespace

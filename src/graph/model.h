@@ -50,7 +50,7 @@ struct ModelOptions {
 };
 
 struct PlanOptions {
-  int num_threads = 1;                 // compute threads of the worker (kernels size per-thread scratch by it)
+  int num_threads = 1;  // compute threads of the worker (kernels size per-thread scratch by it)
   // Preference order, the CPU implied last when not listed; empty: ModelOptions::devices. InvalidArgument for a
   // device that is not registered.
   std::vector<const Device*> devices;

@@ -133,7 +133,8 @@ int PrintPlacement(const Model& model, const Device& device, int64_t batch) {
     std::cout << "  " << d->id() << ": " << per_location[location] << " steps, weights "
               << Bytes(location == kHostLocation ? model.weight_bytes() : plan.weight_bytes(location)) << ", arena "
               << Bytes(arena.arena_bytes) << ", scratch " << Bytes(arena.scratch_bytes);
-    if (location == kHostLocation) std::cout << ", staging " << Bytes(staging) << ", outputs " << Bytes(plan.output_bytes);
+    if (location == kHostLocation)
+      std::cout << ", staging " << Bytes(staging) << ", outputs " << Bytes(plan.output_bytes);
     std::cout << "\n";
   }
   return 0;
@@ -170,7 +171,8 @@ int InspectCommand(const std::vector<std::string>& args) {
     device = DeviceRegistry::Global().Find(device_id);
     if (device == nullptr) {
       std::string known;
-      for (const Device* d : DeviceRegistry::Global().All()) known += std::string(known.empty() ? "" : ", ") + std::string(d->id());
+      for (const Device* d : DeviceRegistry::Global().All())
+        known += std::string(known.empty() ? "" : ", ") + std::string(d->id());
       std::cerr << "error: no device \"" << device_id << "\" (this server has: " << known << ")\n";
       return 2;
     }

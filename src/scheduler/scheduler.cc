@@ -399,7 +399,8 @@ Status Scheduler::Update(const SchedulerSettings& settings) {
     have = st.slots;
   }
   // Instance i stays when its kind and device stay (its plans for a larger batch are made when first needed);
-  // otherwise a new one replaces it. New instances are created (and plan their memory) before they join, outside the lock.
+  // otherwise a new one replaces it. New instances are created (and plan their memory) before they join, outside the
+  // lock.
   const int64_t warmup = st.WarmupBatch(settings);
   std::vector<std::shared_ptr<State::Slot>> next, added, retired;
   for (size_t i = 0; i < want.size(); ++i) {

@@ -14,7 +14,8 @@
 
 int main(int argc, char** argv) {
   ferry::testing::SimDeviceOptions options;
-  if (const char* mb = std::getenv("FERRY_SIM_CAPACITY_MB")) options.capacity_bytes = std::strtoull(mb, nullptr, 10) << 20;
+  if (const char* mb = std::getenv("FERRY_SIM_CAPACITY_MB"))
+    options.capacity_bytes = std::strtoull(mb, nullptr, 10) << 20;
   if (const char* ops = std::getenv("FERRY_SIM_OPS"); ops && std::strcmp(ops, "split") == 0)
     options.runs_op = ferry::testing::SimSplitOps;
   if (const char* delay = std::getenv("FERRY_SIM_DELAY_US")) options.delay_us = std::atoi(delay);

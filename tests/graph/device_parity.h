@@ -83,13 +83,6 @@ inline Attributes A(std::initializer_list<std::pair<const char*, AttributeValue>
   return a;
 }
 
-// Conv packs constant weights in Prepare from the host buffer it sees there, and in Compute uses the packed form
-// only when the weight pointer is that same buffer (conv.cc, use_packed_). On a device the step reads the weight
-// store's copy, so Conv runs its unpacked BLAS path there: the same math, summed in another order, a few ulp
-// apart from the CPU's packed path (ConvConstantWeightsOnADeviceRunUnpacked checks exactly that). Relative 1e-5
-// is ~80 float ulp: far tighter than any stale or missing value (poison is NaN; a wrong element is O(1) off).
-constexpr double kUnpackedOnDevice = 1e-5;
-
 // Random values for one input; the seed makes every run of the suite see the same values.
 inline Tensor RandomTensor(const In& in, const Shape& shape, std::mt19937& rng) {
   Tensor t = Tensor::Allocate(in.dtype, shape).value();

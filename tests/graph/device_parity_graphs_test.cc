@@ -95,7 +95,7 @@ std::vector<MultiCase> MultiCases() {
                },
                {{-1, 3, 9, 9}},
                true,
-               kUnpackedOnDevice});
+               0});
   m.push_back({"ViewsAcrossDevices",
                [] {
                  GraphBuilder b;

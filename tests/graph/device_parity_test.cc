@@ -7,8 +7,8 @@
 //
 // Tolerance: none. The simulated device runs the CPU's own kernels, single-threaded, and the CPU sessions here
 // run single-threaded too, so every output must be bitwise equal (NaN matching NaN). A difference is a bug in the
-// device machinery (a stale read, a missing wait, a wrong copy), never rounding. The one exception is
-// kUnpackedOnDevice (device_parity.h). DeviceParityThreads shows what changes with the CPU at 4 threads.
+// device machinery (a stale read, a missing wait, a wrong copy), never rounding. DeviceParityThreads shows what
+// changes with the CPU at 4 threads.
 #include "tests/graph/device_parity.h"
 
 #include <gtest/gtest.h>
@@ -33,7 +33,7 @@ struct Case {
   // Computed while planning (shape-only ops, or every input known): never a step on any device.
   bool folds = false;
   // Relative tolerance for float outputs; 0: bitwise. Only for a case whose kernel takes another path on a device
-  // by design (see kUnpackedOnDevice).
+  // by design (none today).
   double tolerance = 0;
 };
 
@@ -134,7 +134,6 @@ std::vector<Case> Cases() {
         Op("Conv_const_weights", "Conv",
            {F({-1, 3, 7, 7}), C(Tensor::FromVector<float>({4, 3, 3, 3}, w)), C(Tensor::FromVector<float>({4}, b))},
            A({{"strides", std::vector<int64_t>{2, 2}}})));
-    c.back().tolerance = kUnpackedOnDevice;
   }
   c.push_back(Op("Conv_group_dilated", "Conv", {F({-1, 4, 9, 7}), F({6, 2, 3, 3})},
                  A({{"group", int64_t{2}}, {"dilations", std::vector<int64_t>{2, 1}}})));
@@ -488,27 +487,24 @@ TEST(DeviceParityThreads, MultiThreadedCpuAgreesWithinTolerance) {
   std::cout << bitwise << " of " << total << " ops bitwise equal with the CPU at 4 threads\n";
 }
 
-// The explanation of kUnpackedOnDevice, checked: Conv with constant weights on the device gives bitwise what the
-// CPU gives when the same weights come in as a graph input (unpacked on both).
-TEST(DeviceParityConv, ConvConstantWeightsOnADeviceRunUnpacked) {
+// Conv with constant weights packs them in Prepare (from the host copy, shared through the device's weight store)
+// and uses the packed form in Compute on the device's copy as on the CPU's: bitwise the CPU's answer, not that of
+// the unpacked path (the weights fed as graph inputs), which sums in another order.
+TEST(DeviceParityConv, ConvConstantWeightsOnADeviceUseThePackedPath) {
   std::map<std::string, Case> by_name;
   for (const Case& c : Cases()) by_name.emplace(c.name, c);
   Case constant = by_name.at("Conv_const_weights");
-  Case runtime = constant;
-  runtime.inputs[1] = F(constant.inputs[1].shape);
-  runtime.inputs[2] = F(constant.inputs[2].shape);
   auto with_constants = MakeModel(BuildGraph(constant, false));
-  auto with_inputs = MakeModel(BuildGraph(runtime, false));
-  ASSERT_TRUE(with_constants && with_inputs);
+  ASSERT_TRUE(with_constants);
   SessionOptions on_sim;
   on_sim.devices = {SimDevices().all};
   Session sim(with_constants, on_sim);
-  Session cpu(with_inputs, SessionOptions{});
+  Session cpu(with_constants, SessionOptions{});
   std::mt19937 rng(11);
   for (int64_t batch : {1, 64}) {
     const Tensor x = RandomTensor(constant.inputs[0], {batch, 3, 7, 7}, rng);
     auto got = sim.Run({x});
-    auto want = cpu.Run({x, constant.inputs[1].constant, constant.inputs[2].constant});
+    auto want = cpu.Run({x});
     ASSERT_TRUE(got.ok() && want.ok());
     ExpectSame((*want)[0], (*got)[0], "Conv at batch " + std::to_string(batch));
   }
