@@ -4,7 +4,8 @@
 #         the conformance and oracle suites: the unit tests, the cli test and the daemon tests (`ferryd serve`
 #         under ASan, labels "daemon": daemon, http_robustness).
 #   tsan  ThreadSanitizer (build-tsan): the scheduler and model manager tests (tests/scheduler, tests/server), the
-#         code with the most threads and locks.
+#         code with the most threads and locks, and the device tests (streams on their own threads, events, sessions
+#         on one device in parallel).
 # Both builds compile everything with -Wthread-safety -Werror=thread-safety (src/common/thread_annotations.h), so
 # a lock-discipline error fails the build.
 #
@@ -83,13 +84,14 @@ run_tsan() {
   local t0 build_s
   t0=$(date +%s)
   cmake -S . -B build-tsan "${configure[@]}" -DFERRY_SANITIZE=thread >/dev/null
-  cmake --build build-tsan -j "$jobs" --target ferry_scheduler_tests ferry_server_tests
+  cmake --build build-tsan -j "$jobs" --target ferry_scheduler_tests ferry_server_tests ferry_device_tests
   build_s=$(seconds "$t0")
   local reports="$PWD/build-tsan/sanitizer-reports"
   rm -rf "$reports" && mkdir -p "$reports"
   t0=$(date +%s)
   local status=0
-  for exe in build-tsan/tests/scheduler/ferry_scheduler_tests build-tsan/tests/server/ferry_server_tests; do
+  for exe in build-tsan/tests/scheduler/ferry_scheduler_tests build-tsan/tests/server/ferry_server_tests \
+    build-tsan/tests/ferry_device_tests; do
     TSAN_OPTIONS="log_path=$reports/report:halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1" \
       "$exe" --gtest_brief=1 || status=1
   done

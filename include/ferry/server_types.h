@@ -105,6 +105,13 @@ struct VersionStatistics {
   DurationTotals success, fail, queue, compute_input, compute_infer, compute_output;
   std::vector<BatchStatistics> batches;  // by batch size, ascending
   uint64_t memory_bytes = 0;             // weights + the intermediates its instances planned, in bytes
+  // The same by device (Triton's memory_usage): type "CPU" (id 0) or "GPU" (id: the accelerator's index), bytes.
+  struct DeviceMemory {
+    std::string type;
+    int64_t id = 0;
+    uint64_t bytes = 0;
+  };
+  std::vector<DeviceMemory> memory;
 };
 
 // One answered request, for the server's metrics (Server::RequestAnswered).

@@ -221,7 +221,8 @@ Json VersionStatsJson(const VersionStatistics& st) {
                            {"compute_output", DurationJson(b.compute_output)}});
   }
   Json memory = Json::array();
-  memory.push_back(Json{{"type", "CPU"}, {"id", 0}, {"byte_size", st.memory_bytes}});
+  for (const VersionStatistics::DeviceMemory& m : st.memory)
+    memory.push_back(Json{{"type", m.type}, {"id", m.id}, {"byte_size", m.bytes}});
   return Json{{"name", st.model},
               {"version", std::to_string(st.version)},
               {"last_inference", st.last_inference_ms},

@@ -166,6 +166,14 @@ std::string Model::PlanKey(const std::vector<TensorView>& inputs) const {
   return key;
 }
 
+std::map<Location, size_t> Model::DeviceWeightBytes() const {
+  MutexLock lock(weights_mu_);
+  std::map<Location, size_t> out;
+  for (const auto& [location, store] : weights_)
+    if (location != kHostLocation && store->bytes() > 0) out[location] = store->bytes();
+  return out;
+}
+
 std::shared_ptr<WeightStore> Model::WeightsOn(const Device& device) const {
   MutexLock lock(weights_mu_);
   std::shared_ptr<WeightStore>& store = weights_[device.location()];

@@ -54,6 +54,9 @@ struct PlanOptions {
   // Preference order, the CPU implied last when not listed; empty: ModelOptions::devices. InvalidArgument for a
   // device that is not registered.
   std::vector<const Device*> devices;
+  // False: constants a device reads are counted, not uploaded (their device_data stays null), so the plan
+  // describes a device's memory without taking any; such a plan cannot run (for admission estimates).
+  bool upload = true;
 };
 
 class Model {
@@ -89,6 +92,9 @@ class Model {
   // The model's weights on `device`, shared by its plans there (created empty on first use; uploads happen as
   // plans need them). Thread-safe.
   std::shared_ptr<WeightStore> WeightsOn(const Device& device) const EXCLUDES(weights_mu_);
+  // Bytes of the model's weights uploaded to each device so far (its stores' WeightStore::bytes()), by location;
+  // the host copy (weight_bytes()) is not included.
+  std::map<Location, size_t> DeviceWeightBytes() const EXCLUDES(weights_mu_);
   // Input shapes for a batch size: symbolic first dims become `batch`, other symbolic dims 1.
   std::vector<Shape> ShapesForBatch(int64_t batch) const;
 

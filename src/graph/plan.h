@@ -74,7 +74,8 @@ struct Plan {
 
   // Host intermediates, for callers that know only the CPU.
   const ArenaPlan& host() const { return arenas.at(kHostLocation); }
-  // Bytes of a location's weights (device copies) and arena, for inspect and admission.
+  // Bytes of the constants the plan reads at `location` (for a device: its copies of them), for inspect and
+  // admission.
   size_t weight_bytes(Location location) const;
 };
 

@@ -34,7 +34,8 @@ namespace {
 
 class Builder {
  public:
-  Builder(const Model& model, Plan& plan) : model_(model), g_(model.graph()), plan_(plan) {
+  Builder(const Model& model, Plan& plan, bool upload)
+      : model_(model), g_(model.graph()), plan_(plan), upload_(upload) {
     const size_t n = g_.values.size();
     plan_.slots.resize(n);
     first_.assign(n, -1);
@@ -73,7 +74,9 @@ class Builder {
       if (location == kHostLocation) return v;
       const Device* device = DeviceRegistry::Global().Get(location);
       const void* data = nullptr;
-      if (g_.initializers.count(v)) {
+      if (!upload_) {
+        // Counted by Plan::weight_bytes, not uploaded.
+      } else if (g_.initializers.count(v)) {
         std::shared_ptr<WeightStore>& store = plan_.weights[location];
         if (!store) store = model_.WeightsOn(*device);
         FERRY_ASSIGN_OR_RETURN(data, store->Get(v, s.constant));
@@ -155,6 +158,7 @@ class Builder {
   const Model& model_;
   const Graph& g_;
   Plan& plan_;
+  const bool upload_;
   std::vector<int> first_, last_, root_;  // by plan value: first and last step; an alias's buffer owner
   std::vector<bool> async_read_;          // host buffers a device reads
   std::map<std::pair<int, Location>, int> at_;
@@ -203,7 +207,7 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
 
   auto plan = std::make_unique<Plan>();
   plan->key = PlanKey(inputs);
-  Builder b(*this, *plan);
+  Builder b(*this, *plan, options.upload);
   for (const auto& [v, t] : g.initializers) {
     ValueSlot& s = b.slot(v);
     s.kind = ValueSlot::Kind::kConstant;
@@ -294,7 +298,7 @@ Result<std::unique_ptr<Plan>> Model::BuildPlan(const std::vector<TensorView>& in
     KernelContext ctx = std::move(proto);
     std::shared_ptr<WeightStore> store = WeightsOn(*device);
     StepDerived derived(g, node, *store);
-    ctx.derived_ = &derived;
+    if (options.upload) ctx.derived_ = &derived;
     Status st = kernel->Prepare(ctx);
     ctx.derived_ = nullptr;
     if (!st.ok()) return Status(st.code(), g.Describe(node) + ": " + st.message());

@@ -198,6 +198,20 @@ Status ParseKey(const std::string& name, const YAML::Node& value, const std::str
     FERRY_ASSIGN_OR_RETURN(config.max_model_memory_bytes, YamlInteger(value, name, 1, UINT64_MAX, UINT64_MAX));
   } else if (name == "max_server_memory_bytes") {
     FERRY_ASSIGN_OR_RETURN(config.max_server_memory_bytes, YamlInteger(value, name, 0, UINT64_MAX, UINT64_MAX));
+  } else if (name == "device_memory_limit") {
+    if (!value.IsMap() && !value.IsNull())
+      return InvalidArgument("{}: expected a map of device ids to bytes, like {{cuda:0: 40000000000}}, got {}", name,
+                             Describe(value));
+    config.device_memory_limit.clear();
+    for (const auto& kv : value) {
+      if (!IsPlainScalar(kv.first) || kv.first.Scalar().empty())
+        return InvalidArgument("{}: keys must be device ids, got {}", name, Describe(kv.first));
+      const std::string id = kv.first.Scalar();
+      if (id == "cpu") return InvalidArgument("{}: the CPU's memory is max_server_memory_bytes", name);
+      if (config.device_memory_limit.count(id)) return InvalidArgument("{}: duplicate device {}", name, Quote(id));
+      FERRY_ASSIGN_OR_RETURN(config.device_memory_limit[id],
+                             YamlInteger(kv.second, name + "." + id, 1, UINT64_MAX, UINT64_MAX));
+    }
   } else if (name == "http_threads") {
     FERRY_ASSIGN_OR_RETURN(config.http_threads, YamlInt(value, name, 0, 256));
   } else if (name == "max_connections") {

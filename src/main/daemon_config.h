@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ struct DaemonConfig {
   int max_total_instances = 1024;                // instances of all loaded versions, 1..kMaxTotalInstances
   uint64_t max_model_memory_bytes = 2ull << 30;  // one version: weights + instances x planned memory, > 0
   uint64_t max_server_memory_bytes = 0;          // all loaded versions; 0: 3/4 of RAM (or of the cgroup limit)
+  // Per device id ("cuda:0"): bytes of its memory all loaded versions may take; a device not listed: its total
+  // minus a reserve (server/admission.h). Ids are checked against the server's devices when it starts.
+  std::map<std::string, uint64_t> device_memory_limit;
 
   // The HTTP server (see http::HttpServerOptions for what each limit answers).
   int http_threads = 0;                         // I/O threads, 0..256; 0: one per core, at most 4
@@ -89,6 +93,7 @@ inline constexpr const char* kDaemonConfigKeys[] = {"model_repository",
                                                     "max_total_instances",
                                                     "max_model_memory_bytes",
                                                     "max_server_memory_bytes",
+                                                    "device_memory_limit",
                                                     "http_threads",
                                                     "max_connections",
                                                     "max_request_line_bytes",

@@ -17,6 +17,7 @@
 
 #include "api/rest_api.h"
 #include "auth/token_set.h"
+#include "backends/device_registry.h"
 #include "common/thread_annotations.h"
 #include "http/http_server.h"
 #include "main/daemon_config.h"
@@ -179,6 +180,17 @@ int ServeCommand(const std::vector<std::string>& args) {
   so.admission.max_total_instances = config.max_total_instances;
   so.admission.max_model_memory_bytes = config.max_model_memory_bytes;
   so.admission.max_server_memory_bytes = config.max_server_memory_bytes;
+  for (const auto& [id, bytes] : config.device_memory_limit) {
+    if (DeviceRegistry::Global().Find(id) == nullptr) {
+      std::string known;
+      for (const Device* d : DeviceRegistry::Global().All())
+        if (d != &CpuDevice()) known += (known.empty() ? "" : ", ") + std::string(d->id());
+      std::cerr << "ferryd serve: device_memory_limit: this server has no device \"" << id
+                << "\" (its devices: " << (known.empty() ? "none but the CPU" : known) << ")\n";
+      return 2;
+    }
+    so.admission.device_memory_limits[id] = bytes;
+  }
   so.on_event = [&log](const VersionEvent& e, double seconds) {
     std::vector<std::pair<std::string, nlohmann::json>> fields{{"model", e.model_name}, {"version", e.version}};
     if (e.state == VersionState::kAvailable || e.state == VersionState::kFailed) {

@@ -61,8 +61,9 @@ Result<std::vector<const Device*>> GroupDevices(const InstanceGroup& g) {
   return out;
 }
 
-// Kind and device of every instance the settings ask for, in order.
-Result<std::vector<InstanceSpec>> InstanceSpecs(const SchedulerSettings& s) {
+}  // namespace
+
+Result<std::vector<InstanceSpec>> ResolveInstances(const SchedulerSettings& s) {
   std::vector<InstanceSpec> specs;
   for (const InstanceGroup& g : s.instances) {
     FERRY_ASSIGN_OR_RETURN(std::vector<const Device*> devices, GroupDevices(g));
@@ -76,6 +77,8 @@ Result<std::vector<InstanceSpec>> InstanceSpecs(const SchedulerSettings& s) {
   }
   return specs;
 }
+
+namespace {
 
 bool HasBatchDim(const TensorSignature& s) { return s.has_shape && !s.shape.empty() && !s.shape[0].fixed(); }
 
@@ -306,7 +309,7 @@ Result<std::shared_ptr<Scheduler>> Scheduler::Create(SchedulerOptions options) {
   state->options = std::move(options);
   const int64_t warmup = state->WarmupBatch(settings);
   std::vector<std::shared_ptr<State::Slot>> slots;
-  FERRY_ASSIGN_OR_RETURN(std::vector<InstanceSpec> specs, InstanceSpecs(settings));
+  FERRY_ASSIGN_OR_RETURN(std::vector<InstanceSpec> specs, ResolveInstances(settings));
   for (const InstanceSpec& spec : specs) {
     FERRY_ASSIGN_OR_RETURN(auto slot, state->NewSlot(spec, warmup));
     slots.push_back(std::move(slot));
@@ -392,7 +395,7 @@ Status Scheduler::Update(const SchedulerSettings& settings) {
   FERRY_RETURN_IF_ERROR(ValidateSchedulerSettings(settings));
   State& st = *state_;
   MutexLock update_lock(st.update_mu);
-  FERRY_ASSIGN_OR_RETURN(std::vector<InstanceSpec> want, InstanceSpecs(settings));
+  FERRY_ASSIGN_OR_RETURN(std::vector<InstanceSpec> want, ResolveInstances(settings));
   std::vector<std::shared_ptr<State::Slot>> have;
   {
     MutexLock lock(st.mu);

@@ -159,6 +159,10 @@ class Scheduler {
 // is not host memory; Unimplemented when there is none), whose `gpus` must index them.
 Status ValidateSchedulerSettings(const SchedulerSettings& settings);
 
+// Kind and device of every instance `settings` ask for, in order (round-robin over each group's devices); the
+// errors of ValidateSchedulerSettings.
+Result<std::vector<InstanceSpec>> ResolveInstances(const SchedulerSettings& settings);
+
 // The instances of a model whose config names none (Triton's default): one per GPU, or one on the CPU.
 std::vector<InstanceGroup> DefaultInstanceGroups();
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <fstream>
 
+#include "backends/device_registry.h"
+
 namespace ferry {
 
 namespace {
@@ -38,17 +40,32 @@ bool PlanOverflows(const Plan& plan) {
 
 }  // namespace
 
+uint64_t DeviceFootprint::total_bytes() const {
+  return SatAdd(weight_bytes, SatMul(static_cast<uint64_t>(std::max<int64_t>(instances, 0)), per_instance_bytes));
+}
+
+uint64_t DefaultDeviceMemoryBytes(const Device& device) {
+  const uint64_t total = device.memory().total_bytes;
+  const uint64_t reserve = std::max<uint64_t>(total / 16, uint64_t{256} << 20);
+  return total > reserve ? total - reserve : 0;
+}
+
 uint64_t Footprint::total_bytes() const {
   return SatAdd(weight_bytes, SatMul(static_cast<uint64_t>(std::max<int64_t>(instances, 0)), per_instance_bytes));
 }
 
 std::string Footprint::Describe() const {
-  if (batch == 0) {
-    return fmt::format("{} bytes (weights {}; {} instances whose memory is planned per request)", total_bytes(),
-                       weight_bytes, instances);
+  std::string devices_text;
+  for (const auto& [id, d] : devices) {
+    devices_text += fmt::format("; on {}: {} bytes (weights {} + {} instances x {})", id, d.total_bytes(),
+                                d.weight_bytes, d.instances, d.per_instance_bytes);
   }
-  return fmt::format("{} bytes (weights {} + {} instances x {} planned for batch {})", total_bytes(), weight_bytes,
-                     instances, per_instance_bytes, batch);
+  if (batch == 0) {
+    return fmt::format("{} bytes (weights {}; {} instances whose memory is planned per request){}", total_bytes(),
+                       weight_bytes, instances, devices_text);
+  }
+  return fmt::format("{} bytes (weights {} + {} instances x {} planned for batch {}){}", total_bytes(), weight_bytes,
+                     instances, per_instance_bytes, batch, devices_text);
 }
 
 Result<Footprint> EstimateFootprint(const Model& model, const SchedulerSettings& settings, int threads) {
@@ -73,6 +90,21 @@ Result<Footprint> EstimateFootprint(const Model& model, const SchedulerSettings&
   // Session::Reserve allocates the host arena: ArenaPlan::bytes(), arena + scratch + alignment slack.
   f.per_instance_bytes =
       SatAdd((*plan)->host().bytes(), SatAdd((*plan)->output_bytes, PlannedConstantBytes(model, **plan)));
+  // Instances on devices: one plan per device, as those instances build theirs, counting instead of uploading.
+  FERRY_ASSIGN_OR_RETURN(std::vector<InstanceSpec> specs, ResolveInstances(settings));
+  std::map<const Device*, int64_t> on_device;
+  for (const InstanceSpec& spec : specs)
+    if (spec.device && spec.device != &CpuDevice()) ++on_device[spec.device];
+  for (const auto& [device, count] : on_device) {
+    PlanOptions options{std::max(1, threads), {device}, /*upload=*/false};
+    Result<std::unique_ptr<Plan>> dplan = model.BuildPlan(views, options);
+    if (!dplan.ok()) return dplan.status().WithContext(fmt::format("planning batch {} on {}", f.batch, device->id()));
+    DeviceFootprint& d = f.devices[std::string(device->id())];
+    d.instances = count;
+    d.weight_bytes = (*dplan)->weight_bytes(device->location());
+    auto arena = (*dplan)->arenas.find(device->location());
+    if (arena != (*dplan)->arenas.end()) d.per_instance_bytes = arena->second.bytes();
+  }
   return f;
 }
 
@@ -149,7 +181,43 @@ Status AdmissionLedger::CheckLocked(const std::string& what, const std::map<uint
         "{} needs {} bytes and the other loaded versions hold {}: over max_server_memory_bytes = {}", what, new_bytes,
         others_bytes, limits_.max_server_memory_bytes);
   }
+  // Each device's memory, against its limit.
+  std::map<std::string, uint64_t> others_device, new_device;
+  for (const auto& [id, d] : added.devices) new_device[id] = SatAdd(new_device[id], d.total_bytes());
+  for (const auto& [id, e] : entries_) {
+    auto it = replaced.find(id);
+    const Footprint& f = it != replaced.end() ? it->second : e.footprint;
+    auto& sums = it != replaced.end() ? new_device : others_device;
+    for (const auto& [device, d] : f.devices) sums[device] = SatAdd(sums[device], d.total_bytes());
+  }
+  for (const auto& [device, bytes] : new_device) {
+    const uint64_t limit = DeviceLimit(device);
+    const uint64_t others = others_device[device];
+    if (SatAdd(others, bytes) > limit) {
+      return ResourceExhausted(
+          "{} needs {} bytes of {} memory and the other loaded versions hold {} of it: over its device_memory_limit "
+          "= {} ({} free)",
+          what, bytes, device, others, limit, limit > others ? limit - others : 0);
+    }
+  }
   return Status::Ok();
+}
+
+uint64_t AdmissionLedger::DeviceLimit(const std::string& device) const {
+  auto it = limits_.device_memory_limits.find(device);
+  if (it != limits_.device_memory_limits.end()) return it->second;
+  const Device* d = DeviceRegistry::Global().Find(device);
+  return d ? DefaultDeviceMemoryBytes(*d) : 0;
+}
+
+uint64_t AdmissionLedger::device_bytes(const std::string& device) const {
+  MutexLock lock(mu_);
+  uint64_t n = 0;
+  for (const auto& [id, e] : entries_) {
+    auto it = e.footprint.devices.find(device);
+    if (it != e.footprint.devices.end()) n = SatAdd(n, it->second.total_bytes());
+  }
+  return n;
 }
 
 Result<AdmissionLedger::Reservation> AdmissionLedger::Reserve(const std::string& what, const Footprint& footprint) {

@@ -29,11 +29,22 @@
 
 namespace ferry {
 
+// What a version holds in one device's memory (a device other than the CPU).
+struct DeviceFootprint {
+  uint64_t weight_bytes = 0;        // its copies of the constants its nodes there read, once per model and device
+  uint64_t per_instance_bytes = 0;  // one instance's arena and scratch there for `batch`
+  int64_t instances = 0;            // instances on the device
+  uint64_t total_bytes() const;     // weight_bytes + instances * per_instance_bytes, saturating
+};
+
 struct Footprint {
   uint64_t weight_bytes = 0;        // the model's initializers after optimization
   uint64_t per_instance_bytes = 0;  // one instance's plan for `batch`
   int64_t instances = 0;            // across every instance group
   int64_t batch = 0;                // rows planned; 0: no plan (value-keyed inputs)
+  // By device id ("cuda:0"): the memory its instances there take, from a plan each, built without uploading.
+  // Host figures above stay those of a plan on the CPU (an instance on a device holds no more host memory).
+  std::map<std::string, DeviceFootprint> devices;
   // weight_bytes + instances * per_instance_bytes, saturating at UINT64_MAX.
   uint64_t total_bytes() const;
   // "<total> bytes (weights W + N instances x P planned for batch B)".
@@ -46,10 +57,17 @@ struct Footprint {
 // be planned), naming the batch.
 Result<Footprint> EstimateFootprint(const Model& model, const SchedulerSettings& settings, int threads);
 
+// Device memory a server may fill: the total minus a reserve of 1/16 (at least 256 MiB) for the device's runtime,
+// its libraries' workspaces and fragmentation. What a device's limit defaults to.
+uint64_t DefaultDeviceMemoryBytes(const Device& device);
+
 struct AdmissionLimits {
   int64_t max_total_instances = 1024;            // instances of every loaded version together (one thread each)
   uint64_t max_model_memory_bytes = 2ull << 30;  // one version's Footprint::total_bytes()
   uint64_t max_server_memory_bytes = 0;          // every loaded version's together; 0: DefaultServerMemoryBytes()
+  // Per device id (device_memory_limit in ferryd.yaml): every loaded version's Footprint::devices together; a
+  // device not listed: DefaultDeviceMemoryBytes.
+  std::map<std::string, uint64_t> device_memory_limits;
 };
 
 // Checks one version's footprint against max_model_memory_bytes. ResourceExhausted naming `what` ("m/2"),
@@ -112,6 +130,9 @@ class AdmissionLedger : public std::enable_shared_from_this<AdmissionLedger> {
   // Sums over every live reservation.
   int64_t total_instances() const;
   uint64_t total_bytes() const;
+  // Bytes every live reservation holds on device `device` ("cuda:0"), and that device's limit.
+  uint64_t device_bytes(const std::string& device) const;
+  uint64_t DeviceLimit(const std::string& device) const;
 
  private:
   explicit AdmissionLedger(const AdmissionLimits& limits) : limits_(limits) {}

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "backends/device_registry.h"
 #include "registry/model_config.h"
 
 namespace ferry {
@@ -94,11 +95,23 @@ VersionStatistics ServerFacade::Statistics(const ServedVersion& version) const {
     out.batches.push_back(
         BatchStatistics{rows, TotalsOf(b.compute_input), TotalsOf(b.compute_infer), TotalsOf(b.compute_output)});
   }
-  size_t planned = 0;
+  // By device id: the host copy of the weights, each device's copy, and what the instances planned there.
+  std::map<std::string, uint64_t> by_device{{"cpu", v.model->weight_bytes()}};
+  for (const auto& [location, bytes] : v.model->DeviceWeightBytes())
+    by_device[std::string(DeviceRegistry::Global().Get(location)->id())] += bytes;
   if (v.scheduler) {
-    for (const auto& [device, bytes] : v.scheduler->planned_bytes()) planned += bytes;
+    for (const auto& [device, bytes] : v.scheduler->planned_bytes()) by_device[device] += bytes;
   }
-  out.memory_bytes = v.model->weight_bytes() + planned;
+  int64_t gpu_index = 0;
+  for (const Device* d : DeviceRegistry::Global().All()) {
+    const bool host = d->capabilities().host_memory;
+    auto it = by_device.find(std::string(d->id()));
+    if (it != by_device.end()) {
+      if (host) out.memory_bytes += it->second;
+      out.memory.push_back(VersionStatistics::DeviceMemory{host ? "CPU" : "GPU", host ? 0 : gpu_index, it->second});
+    }
+    if (!host) ++gpu_index;
+  }
   return out;
 }
 

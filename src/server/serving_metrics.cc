@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "backends/device_registry.h"
 #include "metrics/process_metrics.h"
 #include "server/model_manager.h"
 
@@ -57,7 +58,8 @@ Status ServingMetrics::WatchManager(const ModelManager* manager) {
        metrics::MetricType::kGauge,
        {"model", "version"}},
       {"ferry_model_memory_bytes",
-       "Memory of a loaded version: its weights, and the intermediate memory its instances planned up front.",
+       "Memory of a loaded version by device: its weights (the host copy, and each device's), and the memory its "
+       "instances planned up front (arenas, staging).",
        metrics::MetricType::kGauge,
        {"model", "version", "device", "kind"}},
   };
@@ -71,6 +73,10 @@ Status ServingMetrics::WatchManager(const ModelManager* manager) {
         const ModelVersion& mv = **handle;
         if (mv.scheduler) sink.Add(0, {m.name, version}, static_cast<double>(mv.scheduler->queue_depth()));
         sink.Add(1, {m.name, version, "cpu", "weights"}, static_cast<double>(mv.model->weight_bytes()));
+        for (const auto& [location, bytes] : mv.model->DeviceWeightBytes()) {
+          const std::string device(DeviceRegistry::Global().Get(location)->id());
+          sink.Add(1, {m.name, version, device, "weights"}, static_cast<double>(bytes));
+        }
         if (mv.scheduler) {
           for (const auto& [device, bytes] : mv.scheduler->planned_bytes()) {
             sink.Add(1, {m.name, version, device, "planned_intermediates"}, static_cast<double>(bytes));

@@ -88,6 +88,18 @@ class BatchingTest(DaemonCase):
         self.assertEqual(requests, 180)
         self.assertLess(executions, requests, "the statistics extension shows no batching")
         self.assertTrue(any(b["batch_size"] > 3 for b in after["batch_stats"]), after["batch_stats"])
+        # memory_usage by device: the CPU always (the host copy of the weights), and the GPU the instances run on,
+        # which holds its copy of the weights its nodes read (x * 2 there when only some ops run on it: 4 of the 8
+        # bytes) and its planned memory.
+        memory = {(m["type"], m["id"]): m["byte_size"] for m in after["memory_usage"]}
+        self.assertGreater(memory.get(("CPU", 0), 0), 0, after["memory_usage"])
+        if CONFIG["gpus"]:
+            self.assertGreater(memory.get(("GPU", 0), 0), 0, after["memory_usage"])
+            weights = metric(text, "ferry_model_memory_bytes",
+                             {"model": "affine", "version": "1", "device": CONFIG["gpus"][0], "kind": "weights"})
+            host = metric(text, "ferry_model_memory_bytes",
+                          {"model": "affine", "version": "1", "device": "cpu", "kind": "weights"})
+            self.assertTrue(weights and 0 < weights <= host, (weights, host))
         rows = sum(1 + (c + i) % 3 for c in range(12) for i in range(15))
         self.assertEqual(after["inference_count"] - before["inference_count"], rows)
         all_stats = self.get("/v2/models/stats").json()["model_stats"]

@@ -78,7 +78,9 @@ class SimHeap {
     auto it = allocations_.upper_bound(p);
     if (it == allocations_.begin()) return allocations_.end();
     --it;
-    if (p < it->first || p - it->first > it->second.bytes || bytes > it->second.bytes - (p - it->first))
+    // p itself must be inside (one past the end is another allocation's start, or host memory), and so must the
+    // last of the bytes.
+    if (p < it->first || p - it->first >= it->second.bytes || bytes > it->second.bytes - (p - it->first))
       return allocations_.end();
     return it;
   }
