@@ -24,8 +24,8 @@ void AddReduceKernels(KernelTable& table) {
   // Opset 18 turns the reductions' axes attribute into an input and adds Resize attributes (antialias, axes,
   // keep_aspect_ratio_policy); those versions are not served until implemented.
   constexpr int kLastChecked = 17;
-  table.Add("ArgMax", {CreateArgMax, 1, kLastChecked, false});
-  table.Add("ArgMin", {CreateArgMin, 1, kLastChecked, false});
+  table.Add("ArgMax", {CreateArgMax, 1, kLastChecked, false, {}});
+  table.Add("ArgMin", {CreateArgMin, 1, kLastChecked, false, {}});
   table.Add("CumSum", {CreateCumSum, 11, kLastChecked, false, {.host_inputs = {1}}});
   table.Add("ReduceL1", {CreateReduceL1, 1, kLastChecked, false, {.host_inputs = {1}}});
   table.Add("ReduceL2", {CreateReduceL2, 1, kLastChecked, false, {.host_inputs = {1}}});

@@ -36,33 +36,35 @@ void AddTensorKernels(KernelTable& table) {
   // Ops whose later versions change semantics (Split 18 num_outputs, Pad 18 axes, Scatter* 18 min/max)
   // stop at the last opset they were checked against; the others only gained types since.
   constexpr int kOpen = 1 << 30;
-  table.Add("Concat", {CreateConcat, 1, kOpen, false});
-  table.Add("Constant", {CreateConstant, 1, kOpen, false});
+  table.Add("Concat", {CreateConcat, 1, kOpen, false, {}});
+  table.Add("Constant", {CreateConstant, 1, kOpen, false, {}});
   table.Add("ConstantOfShape", {CreateConstantOfShape, 9, kOpen, false, {.host_inputs = {0}}});
-  table.Add("DepthToSpace", {CreateDepthToSpace, 1, kOpen, false});
+  table.Add("DepthToSpace", {CreateDepthToSpace, 1, kOpen, false, {}});
   table.Add("Dropout", {CreateDropout, 1, kOpen, false, {.host_inputs = {1, 2}, .output_aliases_input = true}});
   table.Add("Expand", {CreateExpand, 8, kOpen, false, {.host_inputs = {1}}});
-  table.Add("EyeLike", {CreateEyeLike, 9, kOpen, false});
-  table.Add("Flatten", {CreateFlatten, 1, kOpen, false, {.output_aliases_input = true}});
-  table.Add("Gather", {CreateGather, 1, kOpen, false});
-  table.Add("GatherElements", {CreateGatherElements, 11, kOpen, false});
-  table.Add("GatherND", {CreateGatherND, 11, kOpen, false});
-  table.Add("Identity", {CreateIdentity, 1, kOpen, false, {.output_aliases_input = true}});
+  table.Add("EyeLike", {CreateEyeLike, 9, kOpen, false, {}});
+  table.Add("Flatten", {CreateFlatten, 1, kOpen, false, {.host_inputs = {}, .output_aliases_input = true}});
+  table.Add("Gather", {CreateGather, 1, kOpen, false, {}});
+  table.Add("GatherElements", {CreateGatherElements, 11, kOpen, false, {}});
+  table.Add("GatherND", {CreateGatherND, 11, kOpen, false, {}});
+  table.Add("Identity", {CreateIdentity, 1, kOpen, false, {.host_inputs = {}, .output_aliases_input = true}});
   table.Add("OneHot", {CreateOneHot, 9, kOpen, false, {.host_inputs = {1}}});
   table.Add("Pad", {CreatePad, 2, 17, false, {.host_inputs = {1, 2, 3}}});
   table.Add("Range", {CreateRange, 11, kOpen, false, {.host_inputs = {0, 1, 2}}});
   table.Add("Reshape", {CreateReshape, 5, kOpen, false, {.host_inputs = {1}, .output_aliases_input = true}});
-  table.Add("Scatter", {CreateScatterElements, 9, 10, false});
-  table.Add("ScatterElements", {CreateScatterElements, 11, 17, false});
-  table.Add("ScatterND", {CreateScatterND, 11, 17, false});
-  table.Add("Shape", {CreateShape, 1, kOpen, false, {.shape_only = true}});
-  table.Add("Size", {CreateSize, 1, kOpen, false, {.shape_only = true}});
+  table.Add("Scatter", {CreateScatterElements, 9, 10, false, {}});
+  table.Add("ScatterElements", {CreateScatterElements, 11, 17, false, {}});
+  table.Add("ScatterND", {CreateScatterND, 11, 17, false, {}});
+  table.Add("Shape",
+            {CreateShape, 1, kOpen, false, {.host_inputs = {}, .output_aliases_input = false, .shape_only = true}});
+  table.Add("Size",
+            {CreateSize, 1, kOpen, false, {.host_inputs = {}, .output_aliases_input = false, .shape_only = true}});
   table.Add("Slice", {CreateSlice, 1, kOpen, false, {.host_inputs = {1, 2, 3, 4}}});
-  table.Add("SpaceToDepth", {CreateSpaceToDepth, 1, kOpen, false});
+  table.Add("SpaceToDepth", {CreateSpaceToDepth, 1, kOpen, false, {}});
   table.Add("Split", {CreateSplit, 2, 17, false, {.host_inputs = {1}}});
   table.Add("Squeeze", {CreateSqueeze, 1, kOpen, false, {.host_inputs = {1}, .output_aliases_input = true}});
   table.Add("Tile", {CreateTile, 6, kOpen, false, {.host_inputs = {1}}});
-  table.Add("Transpose", {CreateTranspose, 1, kOpen, false});
+  table.Add("Transpose", {CreateTranspose, 1, kOpen, false, {}});
   table.Add("Trilu", {CreateTrilu, 14, kOpen, false, {.host_inputs = {1}}});
   table.Add("Unsqueeze", {CreateUnsqueeze, 1, kOpen, false, {.host_inputs = {1}, .output_aliases_input = true}});
 }
