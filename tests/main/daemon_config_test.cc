@@ -103,6 +103,11 @@ TEST(DaemonConfigTest, AcceptsEveryKey) {
       {"max_server_memory_bytes: 0", [](DaemonConfig& c) { c.max_server_memory_bytes = 0; }},
       {"max_server_memory_bytes: 18446744073709551615",
        [](DaemonConfig& c) { c.max_server_memory_bytes = UINT64_MAX; }},
+      {"device_memory_limit: {}", [](DaemonConfig& c) { c.device_memory_limit.clear(); }},
+      {"device_memory_limit: {cuda:0: 40000000000, cuda:1: 1}",
+       [](DaemonConfig& c) {
+         c.device_memory_limit = {{"cuda:0", 40000000000ull}, {"cuda:1", 1}};
+       }},
       {"http_threads: 0", [](DaemonConfig& c) { c.http_threads = 0; }},
       {"http_threads: 256", [](DaemonConfig& c) { c.http_threads = 256; }},
       {"max_connections: 1", [](DaemonConfig& c) { c.max_connections = 1; }},
@@ -230,6 +235,11 @@ TEST(DaemonConfigTest, RefusesWithAClearMessage) {
       {"max_model_memory_bytes: \"2147483648\"", "max_model_memory_bytes: expected a positive integer, got the quoted"},
       {"max_server_memory_bytes: 18446744073709551616",
        "max_server_memory_bytes: \"18446744073709551616\" is out of range (at most 18446744073709551615)"},
+      {"device_memory_limit: 100", "device_memory_limit: expected a map of device ids to bytes"},
+      {"device_memory_limit: {cpu: 100}", "device_memory_limit: the CPU's memory is max_server_memory_bytes"},
+      {"device_memory_limit: {cuda:0: 0}", "device_memory_limit.cuda:0: expected a positive integer, got 0"},
+      {"device_memory_limit: {cuda:0: 1, cuda:0: 2}", "duplicate"},
+      {"device_memory_limit: {[a]: 1}", "device_memory_limit: keys must be device ids"},
       // max_request_bytes / max_upload_bytes.
       {"max_request_bytes: 0", "max_request_bytes: expected a positive integer, got 0"},
       {"max_request_bytes: -5", "max_request_bytes: expected a positive integer, got -5"},
