@@ -280,7 +280,7 @@ int RunCommand(const std::vector<std::string>& args) {
     }
     inputs[it.key()] = std::move(*t);
   }
-  Session session(*model, SessionOptions{static_cast<int>(threads), profile});
+  Session session(*model, SessionOptions{static_cast<int>(threads), profile, {}});
   auto outputs = session.Run(inputs);
   if (!outputs.ok()) {
     std::cerr << "error: " << outputs.status().message() << "\n";

@@ -88,7 +88,7 @@ void PlanAndRun(const std::shared_ptr<const Model>& model) {
   }
   const size_t run_bytes = (*plan)->host().bytes() + (*plan)->output_bytes;
   if (run_bytes > kMaxRunBytes) return;
-  Session session(model, SessionOptions{1, false});
+  Session session(model, SessionOptions{1, false, {}});
   Result<std::vector<Tensor>> outputs = session.Run(inputs);
   if (outputs.ok()) FUZZ_CHECK(outputs->size() == model->outputs().size(), "a run returned the wrong output count");
 }
